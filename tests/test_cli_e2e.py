@@ -1,0 +1,34 @@
+"""End-to-end tests of the installed `calibkit` command (a real subprocess, the real host)."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent / 'calibkit'
+
+def calibkit(*args, **kw):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300, **kw)
+
+def test_platform_report():
+    r = calibkit('platform', '--json')
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info['architecture'] in ('x86_64', 'aarch64') and info['cuda_checked']
+    assert info['caches'], 'cache sizes are detected'
+
+def test_wrong_platform_preset_exits_nonzero_with_seed_message():
+    r = calibkit('check', '--preset', 'jetson-orin-nano')
+    assert r.returncode == 1
+    for s in ('ERROR: Platform Mismatch!', 'This will produce incorrect calibration data!',
+              'Available presets for your platform:', '--skip-platform-check'):
+        assert s in r.stderr
+    assert 'Traceback' not in r.stderr
+
+def test_unknown_preset_is_one_clear_error():
+    r = calibkit('check', '--preset', 'jetson-orin-nanoo')
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: Unknown preset 'jetson-orin-nanoo'") and 'Traceback' not in r.stderr
+
+def test_corrupt_preset_folder_reports_file(tmp_path):
+    (tmp_path / 'mine.json').write_text('{"name": "mine", "device": "gpu"}')
+    r = calibkit('check', '--preset', 'mine', env={**os.environ, 'CALIBKIT_PRESETS': str(tmp_path)})
+    assert r.returncode == 2 and 'mine.json: invalid preset' in r.stderr
