@@ -17,9 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# Extra options for the calibration, e.g. make calibrate ARGS="--framework pytorch --quick"
+ARGS ?=
+
 calibrate: $(STAMP)
-	$(BIN)/calibkit platform
-	$(BIN)/calibkit check --preset auto
+	$(BIN)/calibkit calibrate --preset auto $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/calibration_targets.py
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" .ci/check-sync

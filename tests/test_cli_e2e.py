@@ -32,3 +32,20 @@ def test_corrupt_preset_folder_reports_file(tmp_path):
     (tmp_path / 'mine.json').write_text('{"name": "mine", "device": "gpu"}')
     r = calibkit('check', '--preset', 'mine', env={**os.environ, 'CALIBKIT_PRESETS': str(tmp_path)})
     assert r.returncode == 2 and 'mine.json: invalid preset' in r.stderr
+
+def test_calibrate_command_writes_a_loadable_profile(tmp_path):
+    r = calibkit('calibrate', '--preset', 'auto', '--framework', 'pytorch', '--precisions', 'fp32,int8', '--operations', 'blas1,blas3',
+                 '--quick', '--no-progress', '--output', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'EXECUTION DEVICE' in r.stdout and 'Matrix Multiplication Performance (by precision):' in r.stdout
+    files = list(tmp_path.glob('default_*MHz_pytorch_*.json'))
+    assert len(files) == 1
+    prof = json.loads(files[0].read_text())
+    assert prof['metadata']['framework'] == 'pytorch' and prof['precision_matrix']['supported_precisions'] == ['fp32', 'int8']
+    from calibkit.schema import HardwareCalibration
+    assert HardwareCalibration.load(files[0]).metadata.torch_version
+
+def test_numpy_on_gpu_preset_is_refused_before_running(tmp_path):
+    r = calibkit('calibrate', '--preset', 'jetson-orin-nano', '--framework', 'numpy', '--skip-platform-check', '--output', str(tmp_path))
+    assert r.returncode == 2 and "framework 'numpy' cannot calibrate preset 'jetson-orin-nano'" in r.stderr
+    assert 'EXECUTION DEVICE' not in r.stdout and not list(tmp_path.iterdir())

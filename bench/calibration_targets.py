@@ -1,0 +1,133 @@
+"""Measures the calibration engine's performance targets on this host and prints a table.
+
+    .venv/bin/python bench/calibration_targets.py [--skip-full] [--frameworks numpy,pytorch]
+
+Every ratio is against a reference measured in the same run (these machines are shared and noisy):
+  1. wall time of `calibkit calibrate --preset auto --quick` (all four groups, every CPU precision) per framework,
+     and of the full calibration (default framework of the auto preset: numpy);
+  2. the PyTorch calibration's DRAM triad against a C/OpenMP triad (bench/stream_ref.c) and an ad-hoc
+     `torch.add(a, b, alpha=s, out=c)` on arrays of the same size;
+  3. the reported fp32/fp64 GEMM peaks against an ad-hoc best-of-5 `torch.matmul` at 2048² and 4096²;
+  4. two consecutive quick PyTorch runs: DRAM triad and fp32/fp64 GEMM peaks within 5%, every other
+     primitive's peak within 10%.
+Not a test: nothing here asserts; it prints what it measured.
+"""
+import argparse, json, os, subprocess, sys, tempfile, time
+from pathlib import Path
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent / 'calibkit'
+
+def run_calibration(framework, quick, out):
+    "Run the calibkit command; (wall seconds, profile dict)."
+    args = [str(BIN), 'calibrate', '--preset', 'auto', '--framework', framework, '--output', str(out), '--no-progress']
+    if quick: args.append('--quick')
+    t = time.perf_counter()
+    r = subprocess.run(args, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if r.returncode: sys.exit(f"calibration failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    path = r.stdout.strip().splitlines()[-1].split('Calibration saved: ')[-1]
+    return wall, json.loads(Path(path).read_text())
+
+def peaks(profile):
+    "(kernel, precision) -> peak over sizes (best latency): GFLOPS for GEMM, GB/s for memory-bound kernels."
+    out = {}
+    for op in profile['operation_profiles'].values():
+        for p, r in op['precision_results'].items():
+            if not r['supported']: continue
+            v = r['peak_gflops'] if op['operation_type'] == 'gemm' else r['peak_bandwidth_gbps']
+            out[(op['operation_type'], p)] = max(out.get((op['operation_type'], p), 0), v)
+    return out
+
+def dram_triad(profile, precision='fp32'):
+    "(array bytes, GB/s) of the DRAM-level triad at `precision`."
+    for op in profile['operation_profiles'].values():
+        if op['operation_type'] == 'stream_triad' and op['cache_level'] == 'DRAM':
+            return op['params']['array_bytes'], op['precision_results'][precision]['measured_bandwidth_gbps']
+
+def adhoc_triad(array_bytes, reps=10):
+    "Median GB/s of torch.add(a, b, alpha=s, out=c) on fp32 arrays of `array_bytes`, STREAM byte count."
+    import torch
+    n = array_bytes // 4
+    a, b, c = torch.ones(n), torch.full((n,), 2.0), torch.empty(n)
+    ts = []
+    for _ in range(reps + 1):
+        t = time.perf_counter(); torch.add(a, b, alpha=3.0, out=c); ts.append(time.perf_counter() - t)
+    ts = sorted(ts[1:])
+    return 3 * n * 4 / ts[len(ts)//2] / 1e9
+
+def adhoc_matmul(n, dtype, reps=5):
+    "Best-of-5 GFLOPS of torch.matmul at n×n."
+    import torch
+    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
+    torch.matmul(a, b)
+    best = min((lambda t: (torch.matmul(a, b), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(reps))
+    return 2 * n**3 / best / 1e9
+
+def c_stream(array_bytes):
+    "GB/s of bench/stream_ref.c (gcc -O3 -fopenmp -march=native) on double arrays of `array_bytes` (None if no gcc)."
+    exe = Path(tempfile.mkdtemp()) / 'stream_ref'
+    r = subprocess.run(['gcc', '-O3', '-fopenmp', '-march=native', str(ROOT/'bench'/'stream_ref.c'), '-o', str(exe)], capture_output=True, text=True)
+    if r.returncode: return None
+    r = subprocess.run([str(exe), str(array_bytes // 8), '10'], capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': str(os.cpu_count())})
+    return float(r.stdout) if r.returncode == 0 else None
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--skip-full', action='store_true', help='do not run the full calibration')
+    args = ap.parse_args()
+    out = Path(tempfile.mkdtemp(prefix='calibkit-bench-'))
+    rows = []
+    def row(what, value, target, ok): rows.append((what, value, target, '✓' if ok else '✗'))
+
+    walls = {}
+    walls['numpy quick'], _ = run_calibration('numpy', True, out)
+    walls['pytorch quick #1'], q1 = run_calibration('pytorch', True, out)
+    nbytes = dram_triad(q1)[0]
+    adhoc = [adhoc_triad(nbytes)]        # ad-hoc right after each calibration, so both see the same machine state
+    walls['pytorch quick #2'], q2 = run_calibration('pytorch', True, out)
+    adhoc.append(adhoc_triad(nbytes))
+    for k, v in walls.items(): row(f"wall time, {k} (all groups, every CPU precision)", f"{v:.1f} s", "<= 60 s", v <= 60)
+    if not args.skip_full:
+        wf, full = run_calibration('numpy', False, out)
+        row("wall time, full calibration (numpy, the auto preset's default)", f"{wf:.1f} s", "<= 600 s", wf <= 600)
+
+    triad = dram_triad(q1)[1]
+    cref = c_stream(nbytes)
+    if cref: row(f"PyTorch DRAM triad / C OpenMP triad ({nbytes/2**20:.0f} MiB arrays): {triad:.1f} / {cref:.1f} GB/s", f"{triad/cref:.2f}", ">= 0.90", triad/cref >= 0.9)
+    row(f"PyTorch DRAM triad / DESIGN.md C STREAM 25.9 GB/s (Xeon reference, other machine kind)", f"{triad/25.9:.2f}", "(info)", True)
+    for i, (q, a) in enumerate(zip((q1, q2), adhoc), 1):
+        t = dram_triad(q)[1]
+        row(f"PyTorch DRAM triad, run #{i} / ad-hoc torch.add(alpha, out=) right after: {t:.1f} / {a:.1f} GB/s", f"{t/a:.3f}", "0.95 - 1.05", abs(t/a - 1) <= 0.05)
+
+    import torch
+    for p, dt in (('fp32', torch.float32), ('fp64', torch.float64)):
+        ref = {n: adhoc_matmul(n, dt) for n in (2048, 4096)}
+        for label, prof in (('quick #1', q1),) + ((('full', full),) if not args.skip_full else ()):
+            pk = prof['precision_matrix']['peak_gflops_by_precision'].get(p, 0)
+            fw = prof['metadata']['framework']
+            for n, g in ref.items():
+                row(f"{p} GEMM peak, {fw} {label}, / ad-hoc torch.matmul {n}²: {pk:.1f} / {g:.1f} GFLOPS", f"{pk/g:.3f}", ">= 0.95" if fw == 'pytorch' else "(info)",
+                    pk/g >= 0.95 or fw != 'pytorch')
+
+    p1, p2 = peaks(q1), peaks(q2)
+    d = lambda a, b: abs(a - b) / max(a, b)
+    t1, t2 = dram_triad(q1)[1], dram_triad(q2)[1]
+    row(f"run-to-run: DRAM triad {t1:.1f} vs {t2:.1f} GB/s", f"{d(t1, t2):.1%}", "<= 5%", d(t1, t2) <= 0.05)
+    for p in ('fp32', 'fp64'):
+        a, b = p1[('gemm', p)], p2[('gemm', p)]
+        row(f"run-to-run: {p} GEMM peak {a:.1f} vs {b:.1f} GFLOPS", f"{d(a, b):.1%}", "<= 5%", d(a, b) <= 0.05)
+    others = {k: d(p1[k], p2[k]) for k in p1 if k in p2 and k not in (('gemm', 'fp32'), ('gemm', 'fp64'))}
+    worst = sorted(others.items(), key=lambda kv: -kv[1])
+    within = sum(v <= 0.10 for v in others.values())
+    row(f"run-to-run: other primitives' peaks within 10%: {within}/{len(others)}; worst: " +
+        ', '.join(f"{k[0]}/{k[1]} {v:.0%}" for k, v in worst[:4]), f"{within}/{len(others)}", "all", within == len(others))
+
+    t = Table(title=f"calibkit calibration targets on {q1['metadata']['cpu_model']} ({q1['metadata']['num_threads']} threads)")
+    for c in ('measurement', 'value', 'target', 'met'): t.add_column(c)
+    for r in rows: t.add_row(*r)
+    Console(width=200).print(t)
+
+if __name__ == '__main__': main()
