@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# Extra options for the calibration, e.g. make calibrate ARGS="--framework pytorch --quick"
+# The main job: run the papermill template (examples/calibrate.ipynb) for this host, full sweep. The profile and the
+# executed notebook go to hardware_registry/; the run's own copy to runs/. Extra papermill parameters through ARGS,
+# e.g. make calibrate ARGS="-p framework pytorch -p quick True"
 ARGS ?=
+RUN  := runs/calibrate_$(shell date -u +%Y%m%dT%H%M%SZ).ipynb
 
 calibrate: $(STAMP)
-	$(BIN)/calibkit calibrate --preset auto $(ARGS)
+	mkdir -p runs
+	$(BIN)/papermill examples/calibrate.ipynb $(RUN) -p preset auto -p quick False $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/calibration_targets.py
