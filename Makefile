@@ -34,8 +34,12 @@ sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" .ci/check-sync
 
 test: sync-check
+	.ci/ensure-chromium
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/python -m pytest tests
+
+docs: $(STAMP)
+	$(BIN)/calibkit docs --out _site
 
 clean-venv:
 	rm -rf $(VENV)
