@@ -6,11 +6,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 MODULES = ['precision', 'schema', 'platform', 'presets', 'timing', 'kernels', 'bench_numpy', 'bench_torch',
-           'calibrate', 'registry', 'plots', 'widgets', 'cli', 'docs']
+           'calibrate', 'registry', 'plots', 'widgets', 'graph', 'mapping', 'coverage', 'cli', 'docs']
 API = {'precision': 'canonical', 'schema': 'HardwareCalibration', 'platform': 'detect', 'presets': 'load_preset',
        'timing': 'measure', 'kernels': 'gemm_verdict', 'bench_numpy': 'NumpyBackend', 'bench_torch': 'TorchBackend',
-       'calibrate': 'calibrate', 'registry': 'Registry', 'plots': 'roofline', 'widgets': 'CalibrationPicker', 'cli': 'main',
-       'docs': 'build_docs'}
+       'calibrate': 'calibrate', 'registry': 'Registry', 'plots': 'roofline', 'widgets': 'CalibrationPicker', 'graph': 'extract',
+       'mapping': 'map_op', 'coverage': 'analyze', 'cli': 'main', 'docs': 'build_docs'}
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
@@ -38,15 +38,15 @@ def test_every_module_page_shows_its_api(site, browser):
     for m in MODULES:
         resp = page.goto(f"{url}/{m}.html")
         assert resp.ok, m
-        assert page.locator('h1').first.inner_text().startswith(m), m
-        assert page.locator(f'[id="{API[m].lower()}"]').count() >= 1, f"{m}: no API section for {API[m]}"
+        assert page.locator('h1').first.inner_text().startswith(m.replace('bench_', 'bench.')), m
+        assert page.locator(f'[id="{API[m]}"]').count() >= 1, f"{m}: no API section for {API[m]}"
         assert page.locator('nav.ck-nav a').count() >= len(MODULES)
     page.close()
 
 def test_plots_load_as_images(site, browser):
     out, url = site
     page = browser.new_page()
-    for m in ('plots', 'widgets'):
+    for m in ('plots', 'widgets', 'coverage'):
         page.goto(f"{url}/{m}.html")
         n = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 100).length")
