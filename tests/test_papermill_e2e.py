@@ -65,3 +65,14 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
     cleaned = json.loads(dirty.read_text())
     assert [c['metadata'] for c in cleaned['cells'] if c['cell_type'] == 'code'][0] == {'tags': ['parameters']}
     assert all('collapsed' not in c['metadata'] for c in cleaned['cells'])
+
+def test_coverage_template_runs_on_a_registry_device(tmp_path):
+    tpl = ROOT / 'examples' / 'coverage.ipynb'
+    out = tmp_path / 'cov.ipynb'
+    r = subprocess.run([str(PAPERMILL), str(tpl), str(out), '-p', 'model', 'vit_b_16', '-p', 'framework', 'pytorch'],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = outputs_text(out)
+    assert 'Calibration Coverage Analysis: vit_b_16' in text and 'LayerNorm_MultiheadAttention' in text
+    r = subprocess.run([str(PAPERMILL), str(tpl), str(tmp_path / 'bad.ipynb'), '-p', 'model', 'vit_b_17'], capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "Unknown model 'vit_b_17'" in outputs_text(tmp_path / 'bad.ipynb')
