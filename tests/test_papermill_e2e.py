@@ -76,3 +76,13 @@ def test_coverage_template_runs_on_a_registry_device(tmp_path):
     assert 'Calibration Coverage Analysis: vit_b_16' in text and 'LayerNorm_MultiheadAttention' in text
     r = subprocess.run([str(PAPERMILL), str(tpl), str(tmp_path / 'bad.ipynb'), '-p', 'model', 'vit_b_17'], capture_output=True, text=True, timeout=600)
     assert r.returncode != 0 and "Unknown model 'vit_b_17'" in outputs_text(tmp_path / 'bad.ipynb')
+
+def test_estimate_template_validates_a_model(tmp_path):
+    out = tmp_path / 'est.ipynb'
+    r = subprocess.run([str(PAPERMILL), str(ROOT / 'examples' / 'estimate.ipynb'), str(out), '-p', 'model', 'mobilenet_v3_small'],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = outputs_text(out)
+    assert 'Latency estimate: mobilenet_v3_small' in text and 'error attribution by op type' in text
+    nb = json.loads(out.read_text())
+    assert any('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', [])), 'the estimated-vs-measured plot'
