@@ -47,7 +47,7 @@ def test_every_module_page_shows_its_api(site, browser):
 def test_plots_load_as_images(site, browser):
     out, url = site
     page = browser.new_page()
-    for m, least in (('plots', 4), ('widgets', 3), ('coverage', 1), ('estimate', 1)):
+    for m, least in (('plots', 3), ('widgets', 3), ('coverage', 1), ('estimate', 1)):
         page.goto(f"{url}/{m}.html")
         n = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 100).length")
