@@ -31,14 +31,15 @@ def run_calibration(framework, quick, out):
     path = r.stdout.strip().splitlines()[-1].split('Calibration saved: ')[-1]
     return wall, json.loads(Path(path).read_text())
 
-def peaks(profile):
-    "(kernel, precision) -> peak over sizes (best latency): GFLOPS for GEMM, GB/s for memory-bound kernels."
+def peaks(profile, by_level=False):
+    "(kernel, precision[, level]) -> peak over sizes (best latency): GFLOPS for GEMM, GB/s for memory-bound kernels."
     out = {}
     for op in profile['operation_profiles'].values():
         for p, r in op['precision_results'].items():
             if not r['supported']: continue
             v = r['peak_gflops'] if op['operation_type'] == 'gemm' else r['peak_bandwidth_gbps']
-            out[(op['operation_type'], p)] = max(out.get((op['operation_type'], p), 0), v)
+            k = (op['operation_type'], p) + ((op['cache_level'] or 'compute',) if by_level else ())
+            out[k] = max(out.get(k, 0), v)
     return out
 
 def dram_triad(profile, precision='fp32'):
@@ -128,6 +129,12 @@ def main():
     within = sum(v <= 0.10 for v in others.values())
     row(f"run-to-run: other primitives' peaks within 10%: {within}/{len(others)}; worst: " +
         ', '.join(f"{k[0]}/{k[1]} {v:.0%}" for k, v in worst[:4]), f"{within}/{len(others)}", "all", within == len(others))
+    l1, l2 = peaks(q1, True), peaks(q2, True)      # the same, per cache level: where does the run-to-run spread live?
+    for lv in ('L1', 'L2', 'L3', 'DRAM', 'compute'):
+        ks = [k for k in l1 if k in l2 and k[2] == lv and k[:2] not in (('gemm', 'fp32'), ('gemm', 'fp64'))]
+        if not ks: continue
+        ok = sum(d(l1[k], l2[k]) <= 0.10 for k in ks)
+        row(f"run-to-run, primitives measured at level {lv}: within 10%", f"{ok}/{len(ks)}", "(info)", True)
 
     t = Table(title=f"calibkit calibration targets on {q1['metadata']['cpu_model']} ({q1['metadata']['num_threads']} threads)")
     for c in ('measurement', 'value', 'target', 'met'): t.add_column(c)
