@@ -1,12 +1,15 @@
 """Accuracy of calibkit's latency estimates on this host, over torchvision models, and a plain roofline for scale.
 
-    .venv/bin/python bench/estimate_accuracy.py [--quick-operators] [--models a,b,c]
+    .venv/bin/python bench/estimate_accuracy.py [--quick-operators] [--models a,b,c] [--rounds N]
 
 1. Calibrates this machine in the same run (PyTorch, fp32: STREAM, BLAS3 and the operator grid).
 2. For each model (fp32, batch 1, PyTorch eager, no_grad): the estimate from that profile and the graph only (no
    per-model fitting), the measured median latency, and their error; also a plain roofline (each op at the peak GEMM
    throughput or the DRAM bandwidth, whichever is slower, nothing else).
 3. Prints the table, the median absolute error and the share of models within ±20%.
+With --rounds N (default 1) steps 1-2 are repeated N times, each round calibrating again right before its
+measurements, and each model's error is the median over the rounds: the neighbours on a shared machine come and go
+within a minute, and one unlucky round should not decide the result.
 Targets (issue 6): median |error| <= 15% and >= 70% of the models within ±20%. Reported twice: medians on both sides
 (estimate from each entry's median, measured median) and minima on both sides (this shared machine's neighbours only
 ever add time, so the minimum is the reproducible figure). Not a test: nothing asserts.
@@ -32,24 +35,38 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick-operators', action='store_true', help='the quick operator grid (faster, coarser)')
     ap.add_argument('--models', help='comma-separated torchvision names (default: 15 models)')
+    ap.add_argument('--rounds', type=int, default=1, help='calibrate-then-measure rounds; per-model error = median over rounds')
     a = ap.parse_args()
-    t0 = time.perf_counter()
-    cal = calibrate('auto', framework='pytorch', precisions='fp32', operations='stream,blas3,operators', quick=a.quick_operators,
-                    verbose=False, progress=False)
-    tcal = time.perf_counter() - t0
+    names = a.models.split(',') if a.models else MODELS
+    models = {n: (load_model(n), default_input(n)) for n in names}
+    graphs = {n: extract(m, x, n) for n, (m, x) in models.items()}
+    per = {n: {'median': [], 'min': [], 'roof': [], 'meas': [], 'est': [], 'band': [], 'mmin': [], 'emin': []} for n in names}
+    tcal = 0.
+    for _ in range(a.rounds):
+        t0 = time.perf_counter()
+        cal = calibrate('auto', framework='pytorch', precisions='fp32', operations='stream,blas3,operators', quick=a.quick_operators,
+                        verbose=False, progress=False)
+        tcal += time.perf_counter() - t0
+        for n, (m, x) in models.items():
+            g = graphs[n]
+            t = measure_model(m, x)
+            meas = {'median': t.median_s * 1e3, 'min': t.min_s * 1e3}
+            est = {s_: estimate(g, cal, statistic=s_) for s_ in meas}
+            d = per[n]
+            for s_ in meas: d[s_].append(est[s_].total_ms / meas[s_] - 1)
+            d['roof'].append(roofline_ms(g, cal) / meas['median'] - 1)
+            d['meas'].append(meas['median']); d['est'].append(est['median'].total_ms); d['band'].append(est['median'].band_ms)
+            d['mmin'].append(meas['min']); d['emin'].append(est['min'].total_ms)
+    med = statistics.median
     rows, errs, roof = [], {'median': [], 'min': []}, []
-    for name in (a.models.split(',') if a.models else MODELS):
-        m, x = load_model(name), default_input(name)
-        g = extract(m, x, name)
-        t = measure_model(m, x)
-        meas = {'median': t.median_s * 1e3, 'min': t.min_s * 1e3}
-        est = {s: estimate(g, cal, statistic=s) for s in meas}
-        err = {s: est[s].total_ms / meas[s] - 1 for s in meas}
-        for s in meas: errs[s].append(err[s])
-        roof.append(roofline_ms(g, cal) / meas['median'] - 1)
-        rows.append((name, str(len(g.ops)), f"{g.flops/1e9:.2f}", f"{meas['median']:.2f}", f"{est['median'].total_ms:.2f} ± {est['median'].band_ms:.2f}",
-                     f"{err['median']:+.1%}", f"{meas['min']:.2f}", f"{est['min'].total_ms:.2f}", f"{err['min']:+.1%}", f"{roof[-1]:+.0%}"))
-    t = Table(title=f"Estimate vs measured, fp32 batch 1, PyTorch eager, {torch.get_num_threads()} threads (calibration {tcal:.0f} s, same run)")
+    for n in names:
+        d, g = per[n], graphs[n]
+        for s_ in errs: errs[s_].append(med(d[s_]))
+        roof.append(med(d['roof']))
+        rows.append((n, str(len(g.ops)), f"{g.flops/1e9:.2f}", f"{med(d['meas']):.2f}", f"{med(d['est']):.2f} ± {med(d['band']):.2f}",
+                     f"{med(d['median']):+.1%}", f"{med(d['mmin']):.2f}", f"{med(d['emin']):.2f}", f"{med(d['min']):+.1%}", f"{roof[-1]:+.0%}"))
+    t = Table(title=f"Estimate vs measured, fp32 batch 1, PyTorch eager, {torch.get_num_threads()} threads, {a.rounds} round(s), "
+                    f"calibration {tcal/a.rounds:.0f} s per round in the same run; medians over rounds")
     for c in ('model', 'ops', 'GFLOP', 'measured median ms', 'estimate (medians) ms', 'error', 'measured min ms', 'estimate (minima) ms',
               'error', 'plain roofline error'): t.add_column(c)
     for r in rows: t.add_row(*r)
