@@ -18,11 +18,11 @@ from .schema import (HardwareCalibration, CalibrationMetadata, OperationCalibrat
 from .platform import PlatformInfo, detect, clock_under_load
 from .presets import Preset, load_preset, check_platform, resolve_power_mode
 from .kernels import KERNELS, GROUPS, Backend, FrameworkError, elements as kernel_elements
-from .timing import measure
+from .timing import measure, combine, TimingResult
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'ABOVE_NOTE', 'OPERATION_GROUPS', 'select_framework', 'make_backend', 'cache_levels', 'level_of',
-           'Task', 'plan', 'elements', 'size_label', 'Settings', 'run_case', 'sweep', 'to_operation',
+           'Task', 'plan', 'elements', 'size_label', 'Settings', 'run_case', 'remeasure', 'sweep', 'to_operation',
            'bandwidth_summary', 'device_block', 'gemm_table', 'stream_table', 'precision_table', 'summary', 'calibrate',
            'device_spec']
 
@@ -118,15 +118,17 @@ class Settings:
     min_reps: int = 5
     max_reps: int = 200         # cheap cases repeat until the CI target; costly ones stop at the budget
     target: float = 0.02        # relative half-width of the median's 95% CI
-    budget_s: float = 0.5       # per case (after min_reps)
-    min_time_s: float = 0.02    # timed work before a case may stop (steadies microsecond kernels)
+    budget_s: float = 0.5       # per case (after min_reps), over all rounds
+    min_time_s: float = 0.02    # timed work before a case may stop (steadies microsecond kernels), over all rounds
     headline_min_time_s: float = 0.3   # for the headline figures: the DRAM triad and GEMMs of 1024³ and more
+    rounds: int = 2             # interleaved rounds: each case is timed once per round, the samples pooled
+    keep_bytes: int = 256 * 2**20      # cases holding up to this much are kept between rounds; larger ones are rebuilt
     min_gops: float = 50.0      # early-termination threshold
     hopeless_size: int = 256    # below min_gops/4 at this square size or larger: stop now
     min_termination_size: int = 512   # below min_gops at this square size or larger: stop
     above_theoretical: float = 1.10
 
-QUICK, FULL = Settings(warmup=0, min_reps=3, max_reps=200, budget_s=0.1), Settings()
+QUICK, FULL = Settings(warmup=0, min_reps=3, max_reps=200, budget_s=0.1, rounds=3), Settings()
 
 ABOVE_NOTE = ("ℹ Likely caused by: Turbo Boost / GPU Boost clocks above the clock the peak assumes, optimized BLAS "
               "libraries, or a conservative theoretical peak")
@@ -134,24 +136,23 @@ ABOVE_NOTE = ("ℹ Likely caused by: Turbo Boost / GPU Boost clocks above the cl
 def _fail(precision, reason, size, skipped=False):
     return PrecisionTestResult(precision=precision, supported=False, failure_reason=reason, test_size=size, skipped=skipped)
 
-def run_case(backend:Backend, task:Task, precision:str, ws:dict, settings:Settings, peaks:dict, peak_bw:Optional[float]) -> PrecisionTestResult:
-    "Run, check and time one task at one precision."
-    kern, el = KERNELS[task.kernel], elements(task, precision)
-    size = el.get('n') if task.kernel != 'gemm' else el['m']*el['n']*el['k']
-    try:
-        case = backend.case(task.kernel, el, precision, ws)
-        with case.context():
-            case.fn()
-            ok, err = case.check()
-            if not ok:
-                return _fail(precision, f"result check failed: error {err:.3g} exceeds the {precision} tolerance", size).model_copy(
-                    update=dict(correct=False, max_rel_error=err if math.isfinite(err) else None))
-            headline = (task.kernel == 'stream_triad' and task.level == 'DRAM') or (task.kernel == 'gemm' and el['m'] * el['n'] * el['k'] >= 1024**3)
-            t = measure(case.fn, backend.clock(), warmup=settings.warmup, min_reps=settings.min_reps,
-                        max_reps=settings.max_reps, target=settings.target, budget_s=settings.budget_s,
-                        min_time_s=settings.headline_min_time_s if headline else settings.min_time_s)
-    except Exception as e:
-        return _fail(precision, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300], size)
+def _size(task:Task, el:dict) -> int: return el.get('n') if task.kernel != 'gemm' else el['m']*el['n']*el['k']
+
+def _bad(precision, err, size):
+    return _fail(precision, f"result check failed: error {err:.3g} exceeds the {precision} tolerance", size).model_copy(
+        update=dict(correct=False, max_rel_error=err if math.isfinite(err) else None))
+
+def _time(backend:Backend, case, task:Task, el:dict, settings:Settings, warmup:int, later:bool=False) -> TimingResult:
+    "One round of timing: this round's share of the budget and timed work (a later round adds to samples already pooled: one call may do)."
+    r = max(settings.rounds, 1)
+    headline = (task.kernel == 'stream_triad' and task.level == 'DRAM') or (task.kernel == 'gemm' and el['m'] * el['n'] * el['k'] >= 1024**3)
+    return measure(case.fn, backend.clock(), warmup=warmup, min_reps=1 if later else max(2, math.ceil(settings.min_reps / r)),
+                   max_reps=max(settings.min_reps, settings.max_reps // r), target=settings.target, budget_s=settings.budget_s / r,
+                   min_time_s=(settings.headline_min_time_s if headline else settings.min_time_s) / r)
+
+def _result(task:Task, precision:str, el:dict, err:float, t:TimingResult, settings:Settings, peaks:dict, peak_bw:Optional[float]) -> PrecisionTestResult:
+    "The figures of a checked case from its timing (all rounds pooled)."
+    kern = KERNELS[task.kernel]
     flops, nbytes = kern.flops(el), kern.bytes(el, precision)
     gflops, gbps = flops / t.median_s / 1e9, nbytes / t.median_s / 1e9
     best = t.median_s / t.min_s if t.min_s > 0 else 1.
@@ -166,8 +167,56 @@ def run_case(backend:Backend, task:Task, precision:str, ws:dict, settings:Settin
         measured_gflops=gflops, measured_bandwidth_gbps=gbps, peak_gflops=gflops*best, peak_bandwidth_gbps=gbps*best,
         efficiency=eff, mean_latency_ms=ms(t.mean_s),
         median_latency_ms=ms(t.median_s), min_latency_ms=ms(t.min_s), std_latency_ms=ms(t.std_s), iqr_latency_ms=ms(t.iqr_s),
-        ci_low_ms=ms(t.ci_low_s), ci_high_ms=ms(t.ci_high_s), stop_reason=t.stop_reason, test_size=size, num_trials=t.n * t.batch,
+        ci_low_ms=ms(t.ci_low_s), ci_high_ms=ms(t.ci_high_s), stop_reason=t.stop_reason, test_size=_size(task, el), num_trials=t.n * t.batch,
         warnings=warns)
+
+def _error_text(e:Exception) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
+
+def _footprint(task:Task, el:dict, precision:str) -> int:
+    "Bytes the matrices of a GEMM case hold."
+    return (el['m']*el['k'] + el['k']*el['n'] + el['m']*el['n']) * PRECISIONS[precision].bytes
+
+def run_case(backend:Backend, task:Task, precision:str, ws:dict, settings:Settings, peaks:dict, peak_bw:Optional[float],
+             state:Optional[dict]=None) -> PrecisionTestResult:
+    "Run, check and time one task at one precision: the first round (`state` keeps its timing, and the case if small, for later rounds)."
+    el = elements(task, precision)
+    try:
+        case = backend.case(task.kernel, el, precision, ws)
+        with case.context():
+            case.fn()
+            ok, err = case.check()
+            if not ok: return _bad(precision, err, _size(task, el))
+            t = _time(backend, case, task, el, settings, settings.warmup)
+    except Exception as e:
+        return _fail(precision, _error_text(e), _size(task, el))
+    if state is not None:
+        state['timings'] = [t]
+        state['case'] = case if task.kernel == 'gemm' and _footprint(task, el, precision) <= settings.keep_bytes else None
+    return _result(task, precision, el, err, t, settings, peaks, peak_bw)
+
+def remeasure(backend:Backend, task:Task, precision:str, ws:dict, settings:Settings, peaks:dict, peak_bw:Optional[float],
+              first:PrecisionTestResult, state:dict) -> PrecisionTestResult:
+    """A later round of a case that passed: time it again and return the figures of all rounds pooled.
+    Vector kernels are built again (their operands back to the initial values: axpy, scal and ger change them on
+    every call), timed, and not checked again (round 1 checked the same kernel on the same arrays). A GEMM is
+    idempotent: the case kept from round 1 (or, above `Settings.keep_bytes`, a new one) is timed and checked again."""
+    el = elements(task, precision)
+    gemm = task.kernel == 'gemm'
+    case, err = state.get('case') if gemm else None, first.max_rel_error or 0.
+    try:
+        fresh = case is None
+        if fresh: case = backend.case(task.kernel, el, precision, ws)
+        with case.context():
+            if fresh and gemm: case.fn()
+            # a pause since the last round left cheap kernels cold: one extra untimed call for those
+            state['timings'].append(_time(backend, case, task, el, settings, settings.warmup + (state['timings'][-1].median_s < 0.01), later=True))
+            if gemm:
+                ok, e2 = case.check()
+                if not ok: return _bad(precision, e2, _size(task, el))
+                err = max(err, e2)
+    except Exception as e:
+        return _fail(precision, _error_text(e), _size(task, el))
+    return _result(task, precision, el, err, combine(state['timings']), settings, peaks, peak_bw)
 
 # %% ../nbs/07_calibrate.ipynb #bc3ca1f4
 def _say(msg, verbose, bar=None):
@@ -176,14 +225,15 @@ def _say(msg, verbose, bar=None):
 
 def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Settings, peaks:dict, peak_bw:Optional[float],
           verbose:bool=True, progress:bool=True) -> dict[Task, dict[str, PrecisionTestResult]]:
-    "Results of every task at every precision."
+    "Results of every task at every precision: round 1 runs, checks and times every case; later rounds time the passed cases again."
     results = {t: {} for t in tasks}
     vec = max((t.params.get('array_bytes', 0) for t in tasks), default=0)
     mat = max((t.params.get('matrix_bytes', 0) for t in tasks), default=0)
-    bar = tqdm(total=len(tasks)*len(precisions), desc='calibrating', unit='case', disable=not progress, file=sys.stdout)
+    rounds = max(settings.rounds, 1)
+    bar = tqdm(total=len(tasks)*len(precisions)*rounds, desc='calibrating', unit='case', disable=not progress, file=sys.stdout)
     for p in precisions:
         why = backend.unsupported(p)
-        ws, slow_at = {}, None
+        ws, slow_at, state = {}, None, {t: {} for t in tasks}
         if why is None and (vec or mat):
             b = PRECISIONS[p].bytes
             try: ws = backend.workspace(p, vec // b, math.isqrt(mat // b) if mat else 0)
@@ -196,19 +246,28 @@ def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Sett
                 r = _fail(p, f"skipped: < {settings.min_gops} GOPS at {slow_at}×{slow_at}", el['m']*el['n']*el['k'], skipped=True)
                 _say(f"  {p:<8} {size_label(t, p):>16} ... ⊘ SKIPPED (< {settings.min_gops} GOPS on smaller size)", verbose, bar)
             else:
-                r = run_case(backend, t, p, ws, settings, peaks, peak_bw)
+                r = run_case(backend, t, p, ws, settings, peaks, peak_bw, state[t])
                 sq = el['m'] if t.kernel == 'gemm' and el['m'] == el['n'] == el['k'] else 0
                 if r.supported and not slow_at and ((sq >= settings.min_termination_size and r.measured_gflops < settings.min_gops)
                                                     or (sq >= settings.hopeless_size and r.measured_gflops < settings.min_gops/4)):
                     slow_at = el['m']
                     _say(f"  {p:<8} {size_label(t, p):>16} ... {r.measured_gflops:8.1f} GOPS\n"
                          f"    ⚠ Warning: Throughput <{settings.min_gops} GOPS, will skip for larger sizes", verbose, bar)
-                if r.warnings and t.kernel == 'gemm':
-                    _say(f"  {p:<8} {size_label(t, p):>16} ... ✓ {r.measured_gflops:8.1f} GFLOPS {r.efficiency:7.1%} eff "
-                         f"⚠ ABOVE THEORETICAL\n    {ABOVE_NOTE}", verbose, bar)
             results[t][p] = r
             bar.update()
-        del ws
+        for _ in range(rounds - 1):        # the same cases again, seconds apart: a burst that hit one round does not decide
+            for t in tasks:
+                # a case whose single call outlasts a round's budget (NumPy fp16 over DRAM-sized arrays) keeps round 1's figures
+                if results[t][p].supported and state[t]['timings'][0].median_s <= settings.budget_s / rounds:
+                    bar.set_postfix_str(f"{p} {t.kernel} {size_label(t, p)} (again)")
+                    results[t][p] = remeasure(backend, t, p, ws, settings, peaks, peak_bw, results[t][p], state[t])
+                bar.update()
+        for t in tasks:
+            r = results[t][p]
+            if r.warnings and t.kernel == 'gemm':
+                _say(f"  {p:<8} {size_label(t, p):>16} ... ✓ {r.measured_gflops:8.1f} GFLOPS {r.efficiency:7.1%} eff "
+                     f"⚠ ABOVE THEORETICAL\n    {ABOVE_NOTE}", verbose, bar)
+        del ws, state
     bar.close()
     return results
 

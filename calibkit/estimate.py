@@ -126,7 +126,7 @@ Estimator._from_primitives = _from_primitives
 
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The estimated latency of one op."
-    cls = op_class(op)
+    cls = ('op_se', 'parts', 0.) if op.op_type == OT.SQUEEZE_EXCITE else op_class(op)
     if cls is None: return OpEstimate(op, subgraph, 0., 'none', 'none', MatchQuality.EXACT, 'python-level, no tensor op', 0.)
     got = self._se(op) if op.op_type == OT.SQUEEZE_EXCITE else self._from_class(*cls)
     if got is not None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from scipy.stats import binom
 
 # %% auto #0
-__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'TimingResult', 'measure']
+__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'TimingResult', 'combine', 'measure']
 
 # %% ../nbs/04_timing.ipynb #86877bb8
 def median_ci(xs, confidence:float=0.95) -> tuple[float, float]:
@@ -81,6 +81,7 @@ class TimingResult(BaseModel):
     stop_reason: Literal['converged', 'budget', 'max_reps']
     resolution_s: float
     total_s: float              # wall time spent, warm-up included
+    samples: list[float] = []   # the per-call time of every timed block, in order (what `combine` merges)
 
     def per_second(self, work:float, use:str='median') -> float:
         "`work` per second at the median (or 'min') time, e.g. FLOPs -> FLOP/s."
@@ -93,7 +94,16 @@ def _stats(times, **kw) -> TimingResult:
     med = float(np.median(t))
     q1, q3 = np.percentile(t, [25, 75])
     return TimingResult(n=len(t), min_s=float(t.min()), median_s=med, mean_s=float(t.mean()), std_s=float(t.std(ddof=1)) if len(t) > 1 else 0.,
-                        iqr_s=float(q3-q1), ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi-lo)/2/med if med > 0 else 0., **kw)
+                        iqr_s=float(q3-q1), ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi-lo)/2/med if med > 0 else 0.,
+                        samples=[float(x) for x in t], **kw)
+
+def combine(results:list[TimingResult]) -> TimingResult:
+    "One result from several measurements of the same function taken at different moments (interleaved rounds): all samples pooled."
+    if not results: raise ValueError("combine needs at least one TimingResult")
+    if len(results) == 1: return results[0]
+    last = results[-1]
+    return _stats([s for r in results for s in r.samples], batch=max(r.batch for r in results), warmup=sum(r.warmup for r in results),
+                  stop_reason=last.stop_reason, resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results))
 
 # %% ../nbs/04_timing.ipynb #79b259f4
 def measure(fn:Callable, clock=None, warmup:int=2, min_reps:int=5, max_reps:int=200, target:float=0.02,
