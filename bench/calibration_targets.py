@@ -99,11 +99,13 @@ def main():
 
     walls = {}
     walls['numpy quick'], _ = run_calibration('numpy', True, out)
+    import torch
     walls['pytorch quick #1'], q1 = run_calibration('pytorch', True, out)
     nbytes = dram_triad(q1)[0]
-    adhoc = [adhoc_triad(nbytes)]        # ad-hoc right after each calibration, so both see the same machine state
+    # ad-hoc references right after each calibration: how far the machine itself drifts between the two runs
+    adhoc, mm = [adhoc_triad(nbytes)], [(adhoc_matmul(2048, torch.float32), adhoc_matmul(2048, torch.float64))]
     walls['pytorch quick #2'], q2 = run_calibration('pytorch', True, out)
-    adhoc.append(adhoc_triad(nbytes))
+    adhoc.append(adhoc_triad(nbytes)); mm.append((adhoc_matmul(2048, torch.float32), adhoc_matmul(2048, torch.float64)))
     for k, v in walls.items(): row(f"wall time, {k} (all groups, every CPU precision)", f"{v:.1f} s", "<= 60 s", v <= 60)
     fulls = {}
     if not args.skip_full:
@@ -126,7 +128,6 @@ def main():
         row(f"  (info) DRAM triad of quick run #{i} / ad-hoc best of 20 run after it (seconds apart): {t:.1f} / {best:.1f} GB/s",
             f"{t/best:.3f}", "(info)", True)
 
-    import torch
     for p, dt in (('fp32', torch.float32), ('fp64', torch.float64)):
         ref = {n: adhoc_matmul(n, dt) for n in (2048, 4096)}
         # the quick run goes up to 2048², the full run to 4096²: each is compared at the sizes it measured
@@ -150,6 +151,11 @@ def main():
     within = sum(v <= 0.10 for v in others.values())
     row(f"run-to-run: other primitives' peaks within 10%: {within}/{len(others)}; worst: " +
         ', '.join(f"{k[0]}/{k[1]} {v:.0%}" for k, v in worst[:4]), f"{within}/{len(others)}", "all", within == len(others))
+    (a1, _), (a2, _) = adhoc
+    row(f"  (info) the machine itself: ad-hoc DRAM triad best of 20 after run #1 vs after run #2: {a1:.1f} vs {a2:.1f} GB/s", f"{d(a1, a2):.1%}", "(info)", True)
+    for i, p in enumerate(('fp32', 'fp64')):
+        row(f"  (info) the machine itself: ad-hoc best-of-5 {p} torch.matmul 2048² after run #1 vs after run #2: {mm[0][i]:.1f} vs {mm[1][i]:.1f} GFLOPS",
+            f"{d(mm[0][i], mm[1][i]):.1%}", "(info)", True)
     l1, l2 = peaks(q1, True), peaks(q2, True)      # the same, per cache level: where does the run-to-run spread live?
     for lv in ('L1', 'L2', 'L3', 'DRAM', 'compute'):
         ks = [k for k in l1 if k in l2 and k[2] == lv and k[:2] not in (('gemm', 'fp32'), ('gemm', 'fp64'))]

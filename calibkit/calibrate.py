@@ -122,7 +122,7 @@ class Settings:
     min_time_s: float = 0.02    # timed work before a case may stop (steadies microsecond kernels), over all rounds
     headline_min_time_s: float = 0.3   # for the headline figures: the DRAM triad and GEMMs of 1024³ and more
     rounds: int = 2             # interleaved rounds: each case is timed once per round, the samples pooled
-    keep_bytes: int = 256 * 2**20      # cases holding up to this much are kept between rounds; larger ones are rebuilt
+    keep_bytes: int = 512 * 2**20      # GEMM cases kept between rounds, in all (bytes of matrices); the others are rebuilt
     min_gops: float = 50.0      # early-termination threshold
     hopeless_size: int = 256    # below min_gops/4 at this square size or larger: stop now
     min_termination_size: int = 512   # below min_gops at this square size or larger: stop
@@ -191,7 +191,7 @@ def run_case(backend:Backend, task:Task, precision:str, ws:dict, settings:Settin
         return _fail(precision, _error_text(e), _size(task, el))
     if state is not None:
         state['timings'] = [t]
-        state['case'] = case if task.kernel == 'gemm' and _footprint(task, el, precision) <= settings.keep_bytes else None
+        state['case'] = case if task.kernel == 'gemm' and _footprint(task, el, precision) <= settings.keep_bytes else None   # `sweep` caps the total
     return _result(task, precision, el, err, t, settings, peaks, peak_bw)
 
 def remeasure(backend:Backend, task:Task, precision:str, ws:dict, settings:Settings, peaks:dict, peak_bw:Optional[float],
@@ -199,7 +199,7 @@ def remeasure(backend:Backend, task:Task, precision:str, ws:dict, settings:Setti
     """A later round of a case that passed: time it again and return the figures of all rounds pooled.
     Vector kernels are built again (their operands back to the initial values: axpy, scal and ger change them on
     every call), timed, and not checked again (round 1 checked the same kernel on the same arrays). A GEMM is
-    idempotent: the case kept from round 1 (or, above `Settings.keep_bytes`, a new one) is timed and checked again."""
+    idempotent: the case kept from round 1 (or, beyond `Settings.keep_bytes`, a new one) is timed and checked again."""
     el = elements(task, precision)
     gemm = task.kernel == 'gemm'
     case, err = state.get('case') if gemm else None, first.max_rel_error or 0.
@@ -223,6 +223,15 @@ def _say(msg, verbose, bar=None):
     if not verbose: return
     (bar.write if bar is not None else print)(msg)
 
+def _workspace(backend:Backend, p:str, vec:int, mat:int) -> tuple[dict, Optional[str]]:
+    "(workspace of precision `p`, why it cannot run or None)."
+    why, ws = backend.unsupported(p), {}
+    if why is None and (vec or mat):
+        b = PRECISIONS[p].bytes
+        try: ws = backend.workspace(p, vec // b, math.isqrt(mat // b) if mat else 0)
+        except Exception as e: why = f"{type(e).__name__}: {e}"[:300]
+    return ws, why
+
 def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Settings, peaks:dict, peak_bw:Optional[float],
           verbose:bool=True, progress:bool=True) -> dict[Task, dict[str, PrecisionTestResult]]:
     "Results of every task at every precision: round 1 runs, checks and times every case; later rounds time the passed cases again."
@@ -230,14 +239,17 @@ def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Sett
     vec = max((t.params.get('array_bytes', 0) for t in tasks), default=0)
     mat = max((t.params.get('matrix_bytes', 0) for t in tasks), default=0)
     rounds = max(settings.rounds, 1)
+    state = {(t, p): {} for t in tasks for p in precisions}
+    kept = [0]                      # bytes of GEMM cases kept between rounds
+    def keep(t, p, s):              # keep a GEMM case while the kept total stays within Settings.keep_bytes
+        if s.get('case') is None: return
+        b = _footprint(t, elements(t, p), p)
+        if kept[0] + b <= settings.keep_bytes: kept[0] += b
+        else: s['case'] = None
     bar = tqdm(total=len(tasks)*len(precisions)*rounds, desc='calibrating', unit='case', disable=not progress, file=sys.stdout)
     for p in precisions:
-        why = backend.unsupported(p)
-        ws, slow_at, state = {}, None, {t: {} for t in tasks}
-        if why is None and (vec or mat):
-            b = PRECISIONS[p].bytes
-            try: ws = backend.workspace(p, vec // b, math.isqrt(mat // b) if mat else 0)
-            except Exception as e: why = f"{type(e).__name__}: {e}"[:300]
+        ws, why = _workspace(backend, p, vec, mat)
+        slow_at = None
         for t in tasks:
             el = elements(t, p)
             bar.set_postfix_str(f"{p} {t.kernel} {size_label(t, p)}")
@@ -246,7 +258,8 @@ def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Sett
                 r = _fail(p, f"skipped: < {settings.min_gops} GOPS at {slow_at}×{slow_at}", el['m']*el['n']*el['k'], skipped=True)
                 _say(f"  {p:<8} {size_label(t, p):>16} ... ⊘ SKIPPED (< {settings.min_gops} GOPS on smaller size)", verbose, bar)
             else:
-                r = run_case(backend, t, p, ws, settings, peaks, peak_bw, state[t])
+                r = run_case(backend, t, p, ws, settings, peaks, peak_bw, state[(t, p)])
+                keep(t, p, state[(t, p)])
                 sq = el['m'] if t.kernel == 'gemm' and el['m'] == el['n'] == el['k'] else 0
                 if r.supported and not slow_at and ((sq >= settings.min_termination_size and r.measured_gflops < settings.min_gops)
                                                     or (sq >= settings.hopeless_size and r.measured_gflops < settings.min_gops/4)):
@@ -255,19 +268,25 @@ def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Sett
                          f"    ⚠ Warning: Throughput <{settings.min_gops} GOPS, will skip for larger sizes", verbose, bar)
             results[t][p] = r
             bar.update()
-        for _ in range(rounds - 1):        # the same cases again, seconds apart: a burst that hit one round does not decide
-            for t in tasks:
-                # a case whose single call outlasts a round's budget (NumPy fp16 over DRAM-sized arrays) keeps round 1's figures
-                if results[t][p].supported and state[t]['timings'][0].median_s <= settings.budget_s / rounds:
-                    bar.set_postfix_str(f"{p} {t.kernel} {size_label(t, p)} (again)")
-                    results[t][p] = remeasure(backend, t, p, ws, settings, peaks, peak_bw, results[t][p], state[t])
+        del ws
+    # later rounds go over every precision again, so the rounds of a case lie a whole pass (seconds to minutes) apart
+    for _ in range(rounds - 1):
+        for p in precisions:
+            # a case whose single call outlasts a round's budget (NumPy fp16 over DRAM-sized arrays) keeps its round-1 figures
+            todo = [t for t in tasks if results[t][p].supported and state[(t, p)]['timings'][0].median_s <= settings.budget_s / rounds]
+            ws = _workspace(backend, p, vec, mat)[0] if any(t.kernel != 'gemm' for t in todo) else {}
+            for t in todo:
+                bar.set_postfix_str(f"{p} {t.kernel} {size_label(t, p)} (again)")
+                results[t][p] = remeasure(backend, t, p, ws, settings, peaks, peak_bw, results[t][p], state[(t, p)])
                 bar.update()
+            bar.update(len(tasks) - len(todo))
+            del ws
+    for p in precisions:
         for t in tasks:
             r = results[t][p]
             if r.warnings and t.kernel == 'gemm':
                 _say(f"  {p:<8} {size_label(t, p):>16} ... ✓ {r.measured_gflops:8.1f} GFLOPS {r.efficiency:7.1%} eff "
                      f"⚠ ABOVE THEORETICAL\n    {ABOVE_NOTE}", verbose, bar)
-        del ws, state
     bar.close()
     return results
 

@@ -15,7 +15,7 @@ from typing import Optional
 from .schema import HardwareCalibration, utcnow
 from .precision import canonical, sort_precisions
 from .graph import Graph, Op, Subgraph, OperationType as OT, extract, partition
-from .mapping import PrimitiveUse, map_op, op_class, entry_work
+from .mapping import PrimitiveUse, map_op, op_class, entry_work, class_fallbacks
 
 # %% auto #0
 __all__ = ['MatchQuality', 'status_of', 'Match', 'CalibrationLookup', 'lookup', 'match_rows', 'class_entries', 'OpCoverage',
@@ -147,6 +147,12 @@ def cover_op(op:Op, lk:CalibrationLookup, precision:str, subgraph:int=0) -> OpCo
     if oc and oc[0] != 'dispatch_overhead':
         rows = lk.class_entries(oc[0], oc[1], precision)
         if rows: return OpCoverage(op, subgraph, [lk.match_rows(rows, oc[2] or None, oc[0], 'direct', precision)])
+        for alt in class_fallbacks(oc[1]):          # a convolution class the profile lacks borrows the nearest calibrated one
+            rows = lk.class_entries(oc[0], alt, precision)
+            if rows:
+                m = lk.match_rows(rows, oc[2] or None, oc[0], 'direct', precision)
+                m.quality, m.reason = MatchQuality.OP_APPROXIMATED, f"borrowed from class {alt}: the profile has no {oc[1]} entries"
+                return OpCoverage(op, subgraph, [m])
     uses = map_op(op)
     if not uses: return OpCoverage(op, subgraph, [Match('-', MatchQuality.MISSING, reason=f"no mapping rule for {op.op_type.value}")])
     return OpCoverage(op, subgraph, [lk.lookup(u, precision) for u in uses])

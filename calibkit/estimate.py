@@ -13,7 +13,7 @@ from typing import Optional
 from .schema import HardwareCalibration
 from .precision import canonical
 from .graph import Graph, Op, OperationType as OT, extract, partition
-from .mapping import map_op, op_class, entry_work
+from .mapping import map_op, op_class, entry_work, class_fallbacks
 from .coverage import CalibrationLookup, MatchQuality, _calibration, _interp
 
 # %% auto #0
@@ -84,9 +84,7 @@ class Estimator:
         "Entries of (prim, cls); a convolution with an uncalibrated class borrows the nearest one (approximated)."
         pts = self._classes.get((prim, cls))
         if pts or prim != 'op_conv2d': return pts, False
-        pre, k, s = cls[0] if cls[0] in 'kg' else 'dw', *cls.lstrip('kgdw').split('s')
-        pre = 'k' if pre == 'g' else pre
-        for alt in (f"{pre}{k}s{s}", f"{pre}{k}s{'1' if s != '1' else '2'}", f"{pre}3s{s}", f"{pre}1s{s}"):
+        for alt in class_fallbacks(cls):
             if self._classes.get((prim, alt)): return self._classes[(prim, alt)], True
         return None, False
 

@@ -6,13 +6,14 @@ Docs: https://calibkit.github.io/calibkit/mapping.html.md"""
 
 # %% ../nbs/12_mapping.ipynb #2d6fa47a
 from __future__ import annotations
-import math
+import math, re
 from dataclasses import dataclass
 from typing import Callable, Optional
 from .graph import Op, OperationType as OT, _VIEWS
 
 # %% auto #0
-__all__ = ['SIZES', 'MAPPING', 'OPERATOR_PRIMITIVES', 'Rule', 'PrimitiveUse', 'map_op', 'op_class', 'entry_work']
+__all__ = ['SIZES', 'MAPPING', 'OPERATOR_PRIMITIVES', 'Rule', 'PrimitiveUse', 'map_op', 'channel_alignment', 'conv_class',
+           'class_fallbacks', 'op_class', 'entry_work']
 
 # %% ../nbs/12_mapping.ipynb #c69fc13a
 @dataclass(frozen=True)
@@ -120,6 +121,35 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
 # %% ../nbs/12_mapping.ipynb #c90cd231
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
+def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
+    "The largest of 16 and 8 that divides every channel count a convolution's kernel blocks over (per group), else 1."
+    cs = (cin,) if groups > 1 and groups == cin else (cin // groups, cout // groups)
+    return next((a for a in (16, 8) if all(c % a == 0 for c in cs)), 1)
+
+def conv_class(k:int, s:int, cin:int, cout:int, groups:int=1) -> str:
+    """The operator-grid class of a convolution: kind (k regular, g grouped, dw depthwise), kernel, stride, and the
+    channel alignment when it is not 16 ('k1s1a8'): CPU kernels block channels by the SIMD width (16 fp32 lanes
+    with AVX-512) and run channel counts that are not a multiple of it 2-5x slower per FLOP."""
+    pre = 'dw' if groups > 1 and groups == cin else ('g' if groups > 1 else 'k')
+    a = channel_alignment(cin, cout, groups)
+    return f"{pre}{k}s{s}" + ('' if a == 16 else f"a{a}")
+
+def class_fallbacks(cls:str) -> list[str]:
+    """Convolution classes to borrow from when `cls` has no calibration entries, nearest first: the same alignment
+    with another stride or kernel, then the other alignments (a profile made before the alignment classes existed
+    has only the aligned ones); a grouped convolution may last borrow from a regular one."""
+    m = re.fullmatch(r'(k|g|dw)(\d+)s(\d+)(a\d+)?', cls)
+    if not m: return []
+    pre, k, s, a = m.group(1), m.group(2), m.group(3), m.group(4) or ''
+    kss = [(k, s), (k, '1' if s != '1' else '2'), ('3', s), ('1', s)]
+    out = []
+    for al in [a] + [x for x in ('a8', 'a1', '') if x != a]:
+        for p in [pre] + (['k'] if pre == 'g' else []):
+            for kk, ss in kss:
+                c = f"{p}{kk}s{ss}{al}"
+                if c != cls and c not in out: out.append(c)
+    return out
+
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
     t, p = op.op_type, op.params
@@ -127,8 +157,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     mem = (op.bytes_in + op.bytes_out) * scale
     if t in (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE):
         k, s = p['kernel'][0], (p.get('stride') or (1, 1))[0]
-        pre = 'dw' if t == OT.CONV2D_DEPTHWISE else ('g' if p.get('groups', 1) > 1 else 'k')
-        return 'op_conv2d', f"{pre}{k}s{s}", op.mac_flops
+        return 'op_conv2d', conv_class(k, s, p['cin'], p['cout'], p.get('groups', 1)), op.mac_flops
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
     if t == OT.MATMUL: return 'op_matmul', 'bmm', op.mac_flops
     if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha', op.mac_flops

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Callable
 from .schema import OperationCalibration, PrecisionTestResult
 from .precision import torch_dtype
-from .timing import measure, HostClock, CudaEventClock
+from .timing import measure, combine, HostClock, CudaEventClock, TimingResult
+from .mapping import conv_class
 
 # %% auto #0
-__all__ = ['OpCase', 'conv_cases', 'pointwise_cases', 'transformer_cases', 'overhead_cases', 'all_cases', 'run_op_case',
-           'calibrate_operators']
+__all__ = ['OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'overhead_cases', 'all_cases',
+           'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators']
 
 # %% ../nbs/13a_operators.ipynb #6c1c5890
 @dataclass
@@ -30,7 +31,7 @@ class OpCase:
 def _conv_case(cin, cout, hw, k, s, groups=1):
     ho = (hw + 2*(k//2) - k) // s + 1
     flops = 2. * cout * ho * ho * (cin // groups) * k * k
-    cls = f"{'dw' if groups > 1 and groups == cin else ('g' if groups > 1 else 'k')}{k}s{s}"
+    cls = conv_class(k, s, cin, cout, groups)
     def build(t, dt, dev):
         m = t.nn.Conv2d(cin, cout, k, s, k//2, groups=groups, bias=False).to(dev, dt).eval()
         x = t.randn(1, cin, hw, hw, device=dev, dtype=dt)
@@ -57,6 +58,23 @@ def conv_cases(quick:bool=False) -> list[OpCase]:
         for s in (1, 2):
             for c, hw in ([(32, 112), (96, 56), (144, 28), (240, 14), (480, 14), (768, 7)] if not quick else [(96, 56), (240, 14), (768, 7)]):
                 if k == 7 and s == 2: continue
+                cs.append(_conv_case(c, c, hw, k, s, groups=c))
+    return cs + unaligned_cases(quick)
+
+# channel counts that are multiples of 8 but not of 16 (the widths of MobileNet, EfficientNet, RegNet), and of neither
+_DIAG8 = [(24, 112), (24, 56), (40, 28), (72, 56), (120, 28), (200, 14), (232, 7)]
+_DIAG1 = [(58, 28), (116, 14), (174, 7)]
+
+def unaligned_cases(quick:bool=False) -> list[OpCase]:
+    "Convolutions whose channel counts are not multiples of 16: their own classes ('k1s1a8', 'dw3s1a8', 'k1s1a1' ...)."
+    d8, d1 = (_DIAG8[1::2], _DIAG1[:1]) if quick else (_DIAG8, _DIAG1)
+    cs = [_conv_case(c, c, hw, 1, 1) for c, hw in d8 + d1]                                   # pointwise
+    cs += [_conv_case(c, 3*c, hw, 1, 1) for c, hw in d8[:-1]] + [_conv_case(3*c, c, hw, 1, 1) for c, hw in d8[:-1]]   # expand / project
+    cs += [_conv_case(c, 2*c, hw, 1, 2) for c, hw in d8[1::2]]                               # strided projections
+    cs += [_conv_case(c, c, hw, 3, 1) for c, hw in d8[1::2]] + [_conv_case(c, 2*c, hw, 3, 2) for c, hw in d8[::2]]
+    for k in (3, 5):                                                                          # depthwise
+        for s in (1, 2):
+            for c, hw in (d8[3:] if s == 1 else d8[3:-1]) + (d1 if k == 3 else []):
                 cs.append(_conv_case(c, c, hw, k, s, groups=c))
     return cs
 
@@ -137,16 +155,16 @@ def all_cases(quick:bool=False) -> list[OpCase]:
     return overhead_cases() + conv_cases(quick) + pointwise_cases(quick) + transformer_cases(quick)
 
 # %% ../nbs/13a_operators.ipynb #ae8c9eb8
-def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:float=0.1) -> PrecisionTestResult:
-    "Build, run and time one operator case at `precision`."
-    try:
-        dt = torch_dtype(precision, torch)
-        with torch.no_grad():
-            fn = case.build(torch, dt, device)
-            fn()
-            t = measure(fn, clock, warmup=1, min_reps=5, max_reps=300, budget_s=budget_s, min_time_s=0.02)
-    except Exception as e:
-        return PrecisionTestResult(precision=precision, supported=False, failure_reason=f"{type(e).__name__}: {str(e).strip()[:200]}")
+def time_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:float=0.1, min_time_s:float=0.02, min_reps:int=5) -> TimingResult:
+    "Build `case` at `precision`, run it once and time it (raises what building or running raises)."
+    dt = torch_dtype(precision, torch)
+    with torch.no_grad():
+        fn = case.build(torch, dt, device)
+        fn()
+        return measure(fn, clock, warmup=1, min_reps=min_reps, max_reps=300, budget_s=budget_s, min_time_s=min_time_s)
+
+def op_result(case:OpCase, precision:str, t:TimingResult) -> PrecisionTestResult:
+    "The figures of an operator case from its timing."
     scale = {'fp64': 2., 'fp16': .5, 'bf16': .5}.get(precision, 1.)
     ms = lambda x: x * 1e3
     return PrecisionTestResult(precision=precision, supported=True, correct=None, measured_gflops=case.flops / t.median_s / 1e9 if case.flops else None,
@@ -154,16 +172,35 @@ def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:f
         mean_latency_ms=ms(t.mean_s), min_latency_ms=ms(t.min_s), std_latency_ms=ms(t.std_s), iqr_latency_ms=ms(t.iqr_s),
         ci_low_ms=ms(t.ci_low_s), ci_high_ms=ms(t.ci_high_s), stop_reason=t.stop_reason, num_trials=t.n * t.batch)
 
-def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False, torch=None, progress=None) -> list[OperationCalibration]:
-    "Operator calibration entries (PyTorch) at each precision."
+def _unsupported(precision:str, e:Exception) -> PrecisionTestResult:
+    return PrecisionTestResult(precision=precision, supported=False, failure_reason=f"{type(e).__name__}: {str(e).strip()[:200]}")
+
+def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:float=0.1) -> PrecisionTestResult:
+    "Build, run and time one operator case at `precision` (one round)."
+    try: t = time_op_case(case, precision, torch, device, clock, budget_s)
+    except Exception as e: return _unsupported(precision, e)
+    return op_result(case, precision, t)
+
+def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False, torch=None, progress=None, rounds:int=2) -> list[OperationCalibration]:
+    """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
+    with its share of the budget, and each case's samples pooled (as the primitives' sweep does): a neighbour's
+    burst during one pass does not decide an entry. `progress()` is called once per case, in the last round."""
     if torch is None: import torch
     clock = CudaEventClock(torch) if device == 'cuda' else HostClock()
+    cases, rounds = all_cases(quick), max(rounds, 1)
+    budget = (0.05 if quick else 0.15) / rounds
+    timings, failed = {}, {}
+    for r in range(rounds):
+        for i, c in enumerate(cases):
+            for p in precisions:
+                if (i, p) in failed: continue
+                try: timings.setdefault((i, p), []).append(time_op_case(c, p, torch, device, clock, budget, 0.02 / rounds, 5 if r == 0 else 2))
+                except Exception as e: failed[(i, p)] = _unsupported(p, e)
+            if progress and r == rounds - 1: progress()
     out = []
-    cases = all_cases(quick)
-    for c in cases:
-        res = {p: run_op_case(c, p, torch, device, clock, 0.05 if quick else 0.15) for p in precisions}
+    for i, c in enumerate(cases):
+        res = {p: failed.get((i, p)) or op_result(c, p, combine(timings[(i, p)])) for p in precisions}
         mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_attention') or c.shape['cls'].startswith('dw')
         out.append(OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem, precision_results=res,
                    arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0., extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes}))
-        if progress: progress()
     return out
