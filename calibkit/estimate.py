@@ -42,6 +42,11 @@ def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float,
 UNCERTAINTY = {MatchQuality.EXACT: .05, MatchQuality.SIZE_INTERPOLATED: .10, MatchQuality.SIZE_EXTRAPOLATED: .25,
                MatchQuality.OP_APPROXIMATED: .35, MatchQuality.MISSING: 1.0}
 
+def _features(params:dict, k:str='k') -> Optional[tuple]:
+    "The GEMM shape of a convolution, linear layer or matmul, (log m, log n, log k): where an entry sits in shape space."
+    try: return tuple(math.log(max(float(v), 1.)) for v in (params['m'] * params.get('batch', 1), params['n'], params[k]))
+    except (KeyError, TypeError, ValueError): return None
+
 @dataclass
 class OpEstimate:
     "Estimated latency of one op."
@@ -63,18 +68,23 @@ class Estimator:
     def __init__(self, cal:HardwareCalibration, precision:str='fp32', statistic:str='median'):
         if statistic not in ('median', 'min'): raise ValueError(f"statistic must be 'median' or 'min', not {statistic!r}")
         self.cal, self.precision, self.lk, self.statistic = cal, canonical(precision), CalibrationLookup(cal), statistic
-        self._classes = defaultdict(list)
+        self._classes, seq = defaultdict(list), []
         for o in cal.operations():
             r = o.precision_results.get(self.precision)
+            if o.params.get('cls') == 'sequence':                   # in-sequence overhead per op (may be 0)
+                if r and r.supported and r.median_latency_ms is not None:
+                    seq.append(r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms)
+                continue
             if o.operation_type.startswith('op_') or o.operation_type == 'dispatch_overhead':
                 if r and r.supported and r.median_latency_ms:
                     work = entry_work(o)
                     spread = ((r.ci_high_ms or r.median_latency_ms) - (r.ci_low_ms or r.median_latency_ms)) / 2 / r.median_latency_ms
                     lat = r.min_latency_ms if statistic == 'min' and r.min_latency_ms else r.median_latency_ms
-                    self._classes[(o.operation_type, o.params.get('cls'))].append((work, lat, o.key, spread))
+                    self._classes[(o.operation_type, o.params.get('cls'))].append((work, lat, o.key, spread, _features(o.params, 'kk')))
         for v in self._classes.values(): v.sort()
         ov = self._classes.get(('dispatch_overhead', 'module'))
         self.overhead_ms = ov[0][1] if ov else 0.
+        self.sequence_ms = statistics.median(seq) if seq else 0.       # per op, from the synthetic networks (median over them)
         caches = (cal.metadata.preflight or {}).get('caches') or {}
         self.llc_bytes = max(caches.values()) if caches else None
         self.dram_gbps = cal.measured_bandwidth_gbps
@@ -83,17 +93,34 @@ class Estimator:
     def _class_points(self, prim:str, cls:str):
         "Entries of (prim, cls); a convolution with an uncalibrated class borrows the nearest one (approximated)."
         pts = self._classes.get((prim, cls))
-        if pts or prim != 'op_conv2d': return pts, False
+        if pts or prim not in ('op_conv2d', 'op_pool'): return pts, False
         for alt in class_fallbacks(cls):
             if self._classes.get((prim, alt)): return self._classes[(prim, alt)], True
         return None, False
 
 # %% ../nbs/14_estimate.ipynb #bac9c68c
-def _from_class(self:Estimator, prim, cls, work):
+def _from_shape(pts, work, f):
+    """(ms, quality, nearest entry) from the entries nearest in GEMM shape (log m, log n, log k): their throughputs,
+    weighted by inverse squared distance. Equal FLOPs are not equal work for a CPU: ResNet's 3×3 convolutions all
+    have 231 MFLOP, and 512 channels at 7×7 run 1.5× slower than 64 channels at 56×56."""
+    near = sorted((math.dist(f, p[4]), p) for p in pts if p[4] is not None and p[0] and p[1])[:3]
+    if not near: return None
+    d0, p0 = near[0]
+    if d0 < 1e-9: return work / p0[0] * p0[1], MatchQuality.EXACT, p0
+    w = [1 / d**2 for d, _ in near]
+    rate = sum(wi * p[0] / p[1] for wi, (_, p) in zip(w, near)) / sum(w)        # work per ms
+    return work / rate, (MatchQuality.SIZE_INTERPOLATED if d0 <= math.log(2) else MatchQuality.SIZE_EXTRAPOLATED), p0
+
+def _from_class(self:Estimator, prim, cls, work, op=None):
+    "(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else interpolated in work."
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
-    ms, q = interp_latency([(w, t) for w, t, _, _ in pts], work)
-    near = min(pts, key=lambda p: abs(math.log(max(p[0], 1.) / max(work, 1.))))
+    f = _features(op.params) if op is not None and prim in ('op_conv2d', 'op_linear', 'op_matmul') else None
+    got = _from_shape(pts, work, f) if f and work else None
+    if got: ms, q, near = got
+    else:
+        ms, q = interp_latency([(w, t) for w, t, *_ in pts], work)
+        near = min(pts, key=lambda p: abs(math.log(max(p[0], 1.) / max(work, 1.))))
     if borrowed: q = MatchQuality.OP_APPROXIMATED
     return ms, q, near[2], near[3]
 Estimator._from_class = _from_class
@@ -122,11 +149,11 @@ def _from_primitives(self:Estimator, op:Op):
     return compute + memory + self.overhead_ms, quality, entry, ('compute' if compute >= memory else 'memory')
 Estimator._from_primitives = _from_primitives
 
-def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
-    "The estimated latency of one op."
+def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
+    "The latency of one op as the calibration timed it: alone, in a loop."
     cls = ('op_se', 'parts', 0.) if op.op_type == OT.SQUEEZE_EXCITE else op_class(op)
     if cls is None: return OpEstimate(op, subgraph, 0., 'none', 'none', MatchQuality.EXACT, 'python-level, no tensor op', 0.)
-    got = self._se(op) if op.op_type == OT.SQUEEZE_EXCITE else self._from_class(*cls)
+    got = self._se(op) if op.op_type == OT.SQUEEZE_EXCITE else self._from_class(*cls, op)
     if got is not None:
         ms, q, entry, spread = got
         if self.cold_weights and op.bytes_weights and self.dram_gbps:      # operators were timed with weights in cache
@@ -140,6 +167,15 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     q = MatchQuality.OP_APPROXIMATED if q in (MatchQuality.EXACT, MatchQuality.SIZE_INTERPOLATED, MatchQuality.SIZE_EXTRAPOLATED) \
         and op.op_type not in (OT.LINEAR, OT.MATMUL, OT.CONV2D_POINTWISE, OT.ELEMENTWISE) else q
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
+Estimator._isolated = _isolated
+
+def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
+    "The estimated latency of one op in the model: as timed alone, plus the calibrated in-sequence overhead for ops that compute."
+    e = self._isolated(op, subgraph)
+    if self.sequence_ms and e.source != 'none' and e.entry and not e.entry.startswith('dispatch_overhead'):
+        e.ms += self.sequence_ms
+        e.entry += ' + in-sequence'
+    return e
 Estimator.estimate_op = estimate_op
 
 # %% ../nbs/14_estimate.ipynb #54167448

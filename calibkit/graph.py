@@ -176,7 +176,13 @@ def _fill(op:Op, mod, args:list, ins, outs, weights:list):
     elif t == OT.LAYERNORM: op.flops = 5. * out_n
     elif t == OT.SOFTMAX: op.flops = 5. * out_n
     elif t in _ACT_FLOPS: op.flops = float(_ACT_FLOPS[t] * out_n)
-    elif t in (OT.MAXPOOL, OT.AVGPOOL, OT.ADAPTIVEAVGPOOL): op.flops = float(_numel(ins[:1]))
+    elif t in (OT.MAXPOOL, OT.AVGPOOL, OT.ADAPTIVEAVGPOOL):
+        op.flops = float(_numel(ins[:1]))
+        if t != OT.ADAPTIVEAVGPOOL:                 # window and stride: a stride-1 3×3 max pool does 4× the work of a stride-2 one
+            k = mod.kernel_size if mod is not None else (args[1] if len(args) > 1 else None)
+            s = (mod.stride if mod is not None else (args[2] if len(args) > 2 else None)) or k
+            first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+            if k is not None: op.params.update(kernel=first(k), stride=first(s))
     elif t == OT.ELEMENTWISE: op.flops = float(out_n)
     elif t == OT.UNKNOWN and op.kind in _VIEWS:
         op.bytes_in = op.bytes_out = 0.; op.params['view'] = True

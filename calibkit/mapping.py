@@ -138,6 +138,9 @@ def class_fallbacks(cls:str) -> list[str]:
     """Convolution classes to borrow from when `cls` has no calibration entries, nearest first: the same alignment
     with another stride or kernel, then the other alignments (a profile made before the alignment classes existed
     has only the aligned ones); a grouped convolution may last borrow from a regular one."""
+    if re.fullmatch(r'(max|avg)\d+s\d+', cls):     # pooling windows: the nearest calibrated window of the kind, then a global pool
+        return [c for c in (('max3s2', 'max3s1') if cls.startswith('max') else ('avg2s2', 'adaptive')) if c != cls] + \
+               (['adaptive'] if cls.startswith('max') else [])
     m = re.fullmatch(r'(k|g|dw)(\d+)s(\d+)(a\d+)?', cls)
     if not m: return []
     pre, k, s, a = m.group(1), m.group(2), m.group(3), m.group(4) or ''
@@ -168,7 +171,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
     if t == OT.LAYERNORM: return 'op_layernorm', 'layernorm', mem
     if t == OT.SOFTMAX: return 'op_softmax', 'softmax', mem
-    if t == OT.MAXPOOL: return 'op_pool', 'max3s2', op.bytes_in * scale
+    if t == OT.MAXPOOL: return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", op.bytes_in * scale
+    if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", op.bytes_in * scale
     if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', op.bytes_in * scale
     if t == OT.ELEMENTWISE: return 'op_elementwise', 'mul' if op.kind in ('mul', 'imul', 'truediv', 'div') else 'add', op.flops
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.

@@ -15,7 +15,7 @@ from .mapping import conv_class
 
 # %% auto #0
 __all__ = ['OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'overhead_cases', 'all_cases',
-           'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators']
+           'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators', 'sequence_overhead']
 
 # %% ../nbs/13a_operators.ipynb #6c1c5890
 @dataclass
@@ -100,6 +100,8 @@ def pointwise_cases(quick:bool=False) -> list[OpCase]:
         for name, mk in _ACTS.items(): cs.append(_mod_case('op_activation', name, sh, mk, (1, c, hw, hw), n, 8.*n))
         cs.append(_mod_case('op_batchnorm', 'bn2d', sh, lambda t, c=c: t.nn.BatchNorm2d(c), (1, c, hw, hw), 2.*n, 8.*n))
         cs.append(_mod_case('op_pool', 'max3s2', sh, lambda t: t.nn.MaxPool2d(3, 2, 1), (1, c, hw, hw), n, 4.*n*1.25))
+        cs.append(_mod_case('op_pool', 'max3s1', sh, lambda t: t.nn.MaxPool2d(3, 1, 1), (1, c, hw, hw), n, 4.*n*2))
+        cs.append(_mod_case('op_pool', 'avg2s2', sh, lambda t: t.nn.AvgPool2d(2, 2), (1, c, hw, hw), n, 4.*n*1.25))
         cs.append(_mod_case('op_pool', 'adaptive', sh, lambda t: t.nn.AdaptiveAvgPool2d(1), (1, c, hw, hw), n, 4.*n))
         def add(t, dt, dev, c=c, hw=hw):
             a, b = (t.randn(1, c, hw, hw, device=dev, dtype=dt) for _ in range(2))
@@ -203,4 +205,47 @@ def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False
         mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_attention') or c.shape['cls'].startswith('dw')
         out.append(OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem, precision_results=res,
                    arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0., extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes}))
+    for p in precisions:                       # the in-sequence overhead (defined below), at each precision that runs
+        try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds)
+        except Exception: continue             # a precision the synthetic networks cannot run: the estimate then adds nothing
+    return out
+
+# %% ../nbs/13a_operators.ipynb #22768bfb
+def _sequence_nets(t, dt, dev) -> dict:
+    "Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from small to large activations."
+    nn = t.nn
+    def ir(c, e=6):        # an inverted-residual-like block without the skip: expand, depthwise, project
+        return [nn.Conv2d(c, e*c, 1, bias=False), nn.BatchNorm2d(e*c), nn.ReLU6(), nn.Conv2d(e*c, e*c, 3, 1, 1, groups=e*c, bias=False),
+                nn.BatchNorm2d(e*c), nn.ReLU6(), nn.Conv2d(e*c, c, 1, bias=False), nn.BatchNorm2d(c)]
+    def basic(c):          # conv-bn-relu twice
+        return [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()] * 1 + [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+    nets = {'ir40x14': (sum((ir(40) for _ in range(4)), []), (40, 14)), 'ir24x28': (sum((ir(24) for _ in range(4)), []), (24, 28)),
+            'basic64x28': (sum((basic(64) for _ in range(3)), []), (64, 28)), 'ir24x56': (sum((ir(24) for _ in range(3)), []), (24, 56))}
+    return {k: (nn.Sequential(*mods).to(dev, dt).eval(), t.randn(1, c, hw, hw, device=dev, dtype=dt)) for k, (mods, (c, hw)) in nets.items()}
+
+def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2) -> list[OperationCalibration]:
+    """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
+    (whole-network time - sum of its ops timed alone on their real inputs) / ops, from medians and from minima."""
+    if torch is None: import torch
+    clock = clock or (CudaEventClock(torch) if device == 'cuda' else HostClock())
+    out = []
+    with torch.no_grad():
+        nets = _sequence_nets(torch, torch_dtype(precision, torch), device)
+        for name, (net, x) in nets.items():
+            ins, y = [], x
+            for m in net: ins.append(y); y = m(y)
+            whole, alone = [], [[] for _ in net]
+            for _ in range(max(rounds, 1)):                    # rounds: whole and parts interleaved
+                whole.append(measure(lambda: net(x), clock, warmup=1, min_reps=3, budget_s=budget_s / rounds, min_time_s=0.05 / rounds))
+                for i, m in enumerate(net):
+                    alone[i].append(measure(lambda m=m, a=ins[i]: m(a), clock, warmup=1, min_reps=3, budget_s=0.02 / rounds, min_time_s=0.005 / rounds))
+            w, parts = combine(whole), [combine(a) for a in alone]
+            n = len(net)
+            per = {s: max(0., (getattr(w, s) - sum(getattr(p, s) for p in parts)) / n) * 1e3 for s in ('median_s', 'min_s')}
+            act = sum(a.numel() * a.element_size() for a in ins) / n
+            r = PrecisionTestResult(precision=precision, supported=True, correct=None, median_latency_ms=per['median_s'], min_latency_ms=per['min_s'],
+                                    mean_latency_ms=per['median_s'], stop_reason=w.stop_reason, num_trials=w.n * w.batch)
+            out.append(OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='sequence', net=name, ops=n, act_bytes=int(act)),
+                       memory_bound=False, precision_results={precision: r}, extra_params={'group': 'operators', 'bytes': act,
+                       'whole_ms': w.median_s * 1e3, 'parts_ms': sum(p.median_s for p in parts) * 1e3}))
     return out
