@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/estimate_accuracy.py [--quick-operators] [--models a,b,c] [--rounds N]
 
-1. Calibrates this machine in the same run (PyTorch, fp32: STREAM, BLAS3 and the operator grid).
+1. Calibrates this machine in the same run (PyTorch, fp32: STREAM, BLAS2, BLAS3 and the operator grid).
 2. For each model (fp32, batch 1, PyTorch eager, no_grad): the estimate from that profile and the graph only (no
    per-model fitting), the measured median latency, and their error; also a plain roofline (each op at the peak GEMM
    throughput or the DRAM bandwidth, whichever is slower, nothing else).
@@ -44,7 +44,7 @@ def main():
     tcal = 0.
     for _ in range(a.rounds):
         t0 = time.perf_counter()
-        cal = calibrate('auto', framework='pytorch', precisions='fp32', operations='stream,blas3,operators', quick=a.quick_operators,
+        cal = calibrate('auto', framework='pytorch', precisions='fp32', operations='stream,blas2,blas3,operators', quick=a.quick_operators,
                         verbose=False, progress=False)
         tcal += time.perf_counter() - t0
         for n, (m, x) in models.items():

@@ -87,7 +87,11 @@ class Estimator:
         self.sequence_ms = statistics.median(seq) if seq else 0.       # per op, from the synthetic networks (median over them)
         caches = (cal.metadata.preflight or {}).get('caches') or {}
         self.llc_bytes = max(caches.values()) if caches else None
-        self.dram_gbps = cal.measured_bandwidth_gbps
+        # weights that do not fit the last-level cache stream from DRAM as a matrix-vector product reads its matrix:
+        # the DRAM-level gemv bandwidth (about 2/3 of the triad's on the development machine), else the triad's
+        gemv = [r.measured_bandwidth_gbps for o in cal.operations('blas2_gemv') if o.cache_level == 'DRAM'
+                for r in [o.precision_results.get(self.precision) or o.precision_results.get('fp32')] if r and r.supported and r.measured_bandwidth_gbps]
+        self.dram_gbps = max(gemv) if gemv else cal.measured_bandwidth_gbps
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
 
     def _class_points(self, prim:str, cls:str):
