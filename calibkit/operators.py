@@ -51,6 +51,7 @@ def conv_cases(quick:bool=False) -> list[OpCase]:
             cs.append(_conv_case(c, c if s == 1 else 2*c, hw, k, s))
     cs += [_conv_case(c, 4*c, hw, 1, 1) for c, hw in diag[:-1]] + [_conv_case(4*c, c, hw, 1, 1) for c, hw in diag[:-1]]  # expand / project
     cs += [_conv_case(3, 32, 224, 3, 2), _conv_case(3, 64, 224, 7, 2), _conv_case(3, 96, 224, 4, 4)]                 # stems
+    cs += [_conv_case(4*c, c, hw, 3, 1) for c, hw in diag[1:-1]]    # few output channels (DenseNet's growth layers, Inception branches)
     for gw in (8, 16):                                                              # grouped (RegNet, ResNeXt): channels per group
         for c, hw in diag[1:-1]:
             for s in (1, 2): cs.append(_conv_case(c, c, hw, 3, s, groups=c // gw))
