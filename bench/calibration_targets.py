@@ -117,7 +117,7 @@ def main():
     triad = dram_triad(q1)[1]
     cref = c_stream(nbytes)
     if cref: row(f"PyTorch DRAM triad / C OpenMP triad best rate ({nbytes/2**20:.0f} MiB arrays): {triad:.1f} / {cref:.1f} GB/s", f"{triad/cref:.2f}", ">= 0.90", triad/cref >= 0.9)
-    row(f"PyTorch DRAM triad / DESIGN.md C STREAM 25.9 GB/s (Xeon reference, other machine kind)", f"{triad/25.9:.2f}", "(info)", True)
+    row("PyTorch DRAM triad / DESIGN.md C STREAM 25.9 GB/s (Xeon reference, other machine kind)", f"{triad/25.9:.2f}", "(info)", True)
     pairs = interleaved_triad(nbytes)
     rb, rm = statistics.median(c/a for c, a, _, _ in pairs), statistics.median(c/a for _, _, c, a in pairs)
     row("PyTorch DRAM triad, calibkit's case / ad-hoc torch.add(alpha, out=) best of 20, side by side x5 (GB/s): " +

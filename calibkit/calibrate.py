@@ -133,6 +133,7 @@ QUICK, FULL = Settings(warmup=0, min_reps=3, max_reps=200, budget_s=0.1, rounds=
 ABOVE_NOTE = ("ℹ Likely caused by: Turbo Boost / GPU Boost clocks above the clock the peak assumes, optimized BLAS "
               "libraries, or a conservative theoretical peak")
 
+# %% ../nbs/07_calibrate.ipynb #c6fa03cf
 def _fail(precision, reason, size, skipped=False):
     return PrecisionTestResult(precision=precision, supported=False, failure_reason=reason, test_size=size, skipped=skipped)
 
@@ -191,7 +192,7 @@ def run_case(backend:Backend, task:Task, precision:str, ws:dict, settings:Settin
         return _fail(precision, _error_text(e), _size(task, el))
     if state is not None:
         state['timings'] = [t]
-        state['case'] = case if task.kernel == 'gemm' and _footprint(task, el, precision) <= settings.keep_bytes else None   # `sweep` caps the total
+        state['case'] = case if task.kernel == 'gemm' else None     # `sweep` keeps it while the total stays within Settings.keep_bytes
     return _result(task, precision, el, err, t, settings, peaks, peak_bw)
 
 def remeasure(backend:Backend, task:Task, precision:str, ws:dict, settings:Settings, peaks:dict, peak_bw:Optional[float],
@@ -229,7 +230,7 @@ def _workspace(backend:Backend, p:str, vec:int, mat:int) -> tuple[dict, Optional
     if why is None and (vec or mat):
         b = PRECISIONS[p].bytes
         try: ws = backend.workspace(p, vec // b, math.isqrt(mat // b) if mat else 0)
-        except Exception as e: why = f"{type(e).__name__}: {e}"[:300]
+        except Exception as e: why = _error_text(e)
     return ws, why
 
 def sweep(backend:Backend, tasks:list[Task], precisions:list[str], settings:Settings, peaks:dict, peak_bw:Optional[float],
