@@ -18,7 +18,7 @@ from .schema import (HardwareCalibration, CalibrationMetadata, OperationCalibrat
 from .platform import PlatformInfo, detect, clock_under_load
 from .presets import Preset, load_preset, check_platform, resolve_power_mode
 from .kernels import KERNELS, GROUPS, Backend, FrameworkError, elements as kernel_elements
-from .timing import measure, combine, TimingResult
+from .timing import measure, combine, TimingResult, steady_allocator
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'ABOVE_NOTE', 'OPERATION_GROUPS', 'select_framework', 'make_backend', 'cache_levels', 'level_of',
@@ -127,6 +127,7 @@ class Settings:
     hopeless_size: int = 256    # below min_gops/4 at this square size or larger: stop now
     min_termination_size: int = 512   # below min_gops at this square size or larger: stop
     above_theoretical: float = 1.10
+    steady_allocator: bool = True      # keep freed memory for reuse (`timing.steady_allocator`): the steady state the figures describe
 
 QUICK, FULL = Settings(warmup=0, min_reps=3, max_reps=200, budget_s=0.1, rounds=3), Settings()
 
@@ -439,8 +440,10 @@ def calibrate(preset:str|Preset='auto', framework:Optional[str]=None, precisions
     if verbose: print(device_block(p, fw, device, backend, host))
     load_clock = clock_under_load(0.5) if device == 'cpu' else (host.gpus[0].clock_mhz if host.gpus else None)
     tasks = plan(ops, cache_levels(host), quick)
+    settings = settings or (QUICK if quick else FULL)
+    allocator = 'steady' if settings.steady_allocator and steady_allocator() else 'default'
     t0 = time.perf_counter()
-    results = sweep(backend, tasks, precs, settings or (QUICK if quick else FULL), peaks, peak_bw, verbose, progress)
+    results = sweep(backend, tasks, precs, settings, peaks, peak_bw, verbose, progress)
     op_entries = []
     if 'operators' in ops:
         from calibkit.operators import calibrate_operators
@@ -454,7 +457,7 @@ def calibrate(preset:str|Preset='auto', framework:Optional[str]=None, precisions
         cpu_model=host.cpu_model, gpu_model=d.get('gpu_model'), clock_under_load_mhz=load_clock, idle_clock_mhz=host.current_clock_mhz,
         governor=host.governor, power_mode=mode, quick=quick,
         preflight={'platform_check': 'skipped' if warns else 'passed', 'framework': fw, 'device': device,
-                   'operations': ops, 'precisions_requested': precs, 'precisions_available': avail,
+                   'operations': ops, 'precisions_requested': precs, 'precisions_available': avail, 'allocator': allocator,
                    'caches': cache_levels(host), 'sweep_seconds': round(time.perf_counter() - t0, 1), 'theoretical_source': p.sources},
         warnings=warns + mode_warns)
     cal = HardwareCalibration(metadata=meta, theoretical_peak_gflops=peaks.get('fp32'), theoretical_bandwidth_gbps=peak_bw)

@@ -68,9 +68,13 @@ class Estimator:
     def __init__(self, cal:HardwareCalibration, precision:str='fp32', statistic:str='median'):
         if statistic not in ('median', 'min'): raise ValueError(f"statistic must be 'median' or 'min', not {statistic!r}")
         self.cal, self.precision, self.lk, self.statistic = cal, canonical(precision), CalibrationLookup(cal), statistic
+        self.fault_ms = None
         self._classes, seq = defaultdict(list), []
         for o in cal.operations():
             r = o.precision_results.get(self.precision)
+            if o.params.get('cls') == 'page_fault':                 # one minor page fault: prices the faults a validation counts
+                if r and r.supported and r.median_latency_ms: self.fault_ms = r.median_latency_ms
+                continue
             if o.params.get('cls') == 'sequence':                   # in-sequence overhead per op (may be 0)
                 if r and r.supported and r.median_latency_ms is not None:
                     seq.append(r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms)
@@ -193,6 +197,7 @@ class Estimate:
     ops: list[OpEstimate]
     subgraphs: list
     graph: Graph = None
+    page_fault_ms: Optional[float] = None     # the calibrated cost of one minor page fault (the estimate assumes none)
 
     @property
     def total_ms(self) -> float: return sum(o.ms for o in self.ops)
@@ -237,13 +242,15 @@ def estimate(model, hardware, precision:str='fp32', power_mode:Optional[str]=Non
     est = Estimator(cal, precision, statistic)
     weights = sum(o.bytes_weights for o in g.ops)
     est.cold_weights = bool(est.llc_bytes and weights > est.llc_bytes)
-    return Estimate(g.model, hw, est.precision, cal.metadata.framework, [est.estimate_op(o, sub_of[o.name]) for o in g.ops], subs, g)
+    return Estimate(g.model, hw, est.precision, cal.metadata.framework, [est.estimate_op(o, sub_of[o.name]) for o in g.ops], subs, g, est.fault_ms)
 
 # %% ../nbs/14_estimate.ipynb #d58605d1
-def measure_model(model, x, budget_s:float=3.0):
-    "Timing statistics of `model(x)` under `torch.no_grad()`."
+def measure_model(model, x, budget_s:float=3.0, steady:bool=True):
+    """Timing statistics of `model(x)` under `torch.no_grad()`, with the page faults per call. `steady`: first put the
+    process's allocator in the steady state the calibration describes (`calibkit.timing.steady_allocator`)."""
     import torch
-    from calibkit.timing import measure
+    from calibkit.timing import measure, steady_allocator
+    if steady: steady_allocator()
     model.eval()
     with torch.no_grad():
         return measure(lambda: model(x), warmup=3, min_reps=10, max_reps=200, budget_s=budget_s, min_time_s=0.5)
@@ -275,6 +282,13 @@ class Validation:
     measured_ms: float                   # whole model, median (or min)
     measured_ci: tuple                   # 95% CI of that median
     op_measured: dict                    # op name -> ms (torch.profiler)
+    faults_per_call: Optional[float] = None   # minor page faults per forward during the measurement
+
+    @property
+    def fault_ms(self) -> Optional[float]:
+        "What the page faults of one forward cost at the calibrated price of one (None when either is unknown)."
+        p = self.estimate.page_fault_ms
+        return self.faults_per_call * p if self.faults_per_call is not None and p else None
 
     @property
     def error(self) -> float: return self.estimate.total_ms / self.measured_ms - 1
@@ -301,6 +315,11 @@ class Validation:
         e = self.estimate
         lines = [e.summary(), f"  measured {self.measured_ms:.2f} ms (95% CI {self.measured_ci[0]:.2f}-{self.measured_ci[1]:.2f}); "
                  f"error {self.error:+.1%}; profiled ops sum to {sum(self.op_measured.values()):.2f} ms"]
+        if self.faults_per_call is not None and self.faults_per_call >= 1:
+            cost = f", about {self.fault_ms:.2f} ms at the calibrated {self.estimate.page_fault_ms*1e3:.1f} µs each" if self.fault_ms else ''
+            lines.append(f"  ⚠ {self.faults_per_call:.0f} minor page faults per forward{cost}: the allocator returns freed memory to the OS "
+                         "and the next tensors fault it back in. The estimate assumes a steady allocator: call "
+                         "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use jemalloc.")
         for by in ('op_type', 'pattern'):
             a = self.attribution(by).head(6)
             lines += [f"  error attribution by {by.replace('_', ' ')}:"] + [
@@ -323,8 +342,8 @@ class Validation:
         return ax.figure
 
 def validate(model, hardware, precision:str='fp32', power_mode=None, framework=None, registry=None, example_input=None,
-             profile:bool=True, statistic:str='median') -> Validation:
-    "Estimate `model` and measure it on this host."
+             profile:bool=True, statistic:str='median', steady:bool=True) -> Validation:
+    "Estimate `model` and measure it on this host (`steady`: in the allocator's steady state, see `measure_model`)."
     import torch
     from calibkit.graph import load_model, default_input
     name = model if isinstance(model, str) else None
@@ -335,6 +354,6 @@ def validate(model, hardware, precision:str='fp32', power_mode=None, framework=N
         m, x = m.to(dt), x.to(dt)
     g = extract(m, x, name)
     est = estimate(g, hardware, precision, power_mode, framework, registry, statistic=statistic)
-    t = measure_model(m, x)
+    t = measure_model(m, x, steady=steady)
     ops = profile_ops(g, m, x) if profile else {}
-    return Validation(est, (t.min_s if statistic == 'min' else t.median_s) * 1e3, (t.ci_low_s * 1e3, t.ci_high_s * 1e3), ops)
+    return Validation(est, (t.min_s if statistic == 'min' else t.median_s) * 1e3, (t.ci_low_s * 1e3, t.ci_high_s * 1e3), ops, t.faults_per_call)

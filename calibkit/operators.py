@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Callable
 from .schema import OperationCalibration, PrecisionTestResult
 from .precision import torch_dtype
-from .timing import measure, combine, HostClock, CudaEventClock, TimingResult
+from .timing import measure, combine, HostClock, CudaEventClock, TimingResult, minor_faults
 from .mapping import conv_class
 
 # %% auto #0
 __all__ = ['OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'overhead_cases', 'all_cases',
-           'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators', 'sequence_overhead']
+           'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators', 'sequence_overhead', 'page_fault_cost']
 
 # %% ../nbs/13a_operators.ipynb #6c1c5890
 @dataclass
@@ -211,6 +211,7 @@ def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False
         try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds)
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
             warnings.warn(f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will not include it")
+    if device == 'cpu': out += page_fault_cost(precisions)     # (defined below) what a model pays when its allocator faults
     return out
 
 # %% ../nbs/13a_operators.ipynb #22768bfb
@@ -252,3 +253,27 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
                        memory_bound=False, precision_results={precision: r}, extra_params={'group': 'operators', 'bytes': act,
                        'whole_ms': w.median_s * 1e3, 'parts_ms': sum(p.median_s for p in parts) * 1e3}))
     return out
+
+# %% ../nbs/13a_operators.ipynb #057f7565
+def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
+    """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
+    precision (it depends on none); empty where the OS does not count faults."""
+    import mmap, time, numpy as np
+    if minor_faults() is None: return []
+    per = []
+    for _ in range(reps):
+        buf = mmap.mmap(-1, size)
+        a = np.frombuffer(buf, np.uint8)
+        f0, t0 = minor_faults(), time.perf_counter()
+        a[::4096] = 1                                    # first touch: one fault per page
+        t1, f1 = time.perf_counter(), minor_faults()
+        a[::4096] = 2                                    # the same writes, no faults
+        t2 = time.perf_counter()
+        del a; buf.close()
+        if f1 > f0: per.append(max(0., (t1 - t0) - (t2 - t1)) / (f1 - f0) * 1e3)
+    if not per: return []
+    r = dict(supported=True, correct=None, median_latency_ms=float(np.median(per)), min_latency_ms=min(per), mean_latency_ms=float(np.mean(per)),
+             num_trials=len(per))
+    return [OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='page_fault', page_bytes=4096), memory_bound=False,
+                                 precision_results={p: PrecisionTestResult(precision=p, **r) for p in precisions},
+                                 extra_params={'group': 'operators', 'region_bytes': size})]

@@ -6,14 +6,15 @@ Docs: https://calibkit.github.io/calibkit/timing.html.md"""
 
 # %% ../nbs/04_timing.ipynb #a007b56e
 from __future__ import annotations
-import time
+import ctypes, ctypes.util, sys, time
 from typing import Callable, Literal, Optional
 import numpy as np
 from pydantic import BaseModel
 from scipy.stats import binom
 
 # %% auto #0
-__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'TimingResult', 'combine', 'measure']
+__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'TimingResult', 'combine', 'steady_allocator',
+           'minor_faults', 'measure']
 
 # %% ../nbs/04_timing.ipynb #86877bb8
 def median_ci(xs, confidence:float=0.95) -> tuple[float, float]:
@@ -82,6 +83,7 @@ class TimingResult(BaseModel):
     resolution_s: float
     total_s: float              # wall time spent, warm-up included
     samples: list[float] = []   # the per-call time of every timed block, in order (what `combine` merges)
+    faults_per_call: Optional[float] = None   # minor page faults per timed call (None where the OS does not count them)
 
     def per_second(self, work:float, use:str='median') -> float:
         "`work` per second at the median (or 'min') time, e.g. FLOPs -> FLOP/s."
@@ -101,9 +103,39 @@ def combine(results:list[TimingResult]) -> TimingResult:
     "One result from several measurements of the same function taken at different moments (interleaved rounds): all samples pooled."
     if not results: raise ValueError("combine needs at least one TimingResult")
     if len(results) == 1: return results[0]
-    last = results[-1]
+    last, calls = results[-1], [r.n * r.batch for r in results]
+    faults = None if any(r.faults_per_call is None for r in results) else \
+             sum(r.faults_per_call * c for r, c in zip(results, calls)) / sum(calls)
     return _stats([s for r in results for s in r.samples], batch=max(r.batch for r in results), warmup=sum(r.warmup for r in results),
-                  stop_reason=last.stop_reason, resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results))
+                  stop_reason=last.stop_reason, resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
+                  faults_per_call=faults)
+
+# %% ../nbs/04_timing.ipynb #6abd1088
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
+
+def _glibc():
+    "The C library when it is glibc, else None."
+    if not sys.platform.startswith('linux'): return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        libc.gnu_get_libc_version.restype = ctypes.c_char_p
+        libc.gnu_get_libc_version()
+        return libc
+    except (OSError, AttributeError): return None
+
+def steady_allocator() -> bool:
+    """Keep freed memory in this process for reuse (glibc): large tensors come from the heap, which is never trimmed,
+    so a tensor allocated again reuses pages already mapped instead of faulting them in. Process-wide and one-way
+    (the process keeps its peak heap). True when set; False where the C library is not glibc (nothing changed)."""
+    libc = _glibc()
+    if libc is None: return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+def minor_faults() -> Optional[int]:
+    "Minor page faults of this process so far, all threads (None where the OS does not count them)."
+    try: import resource
+    except ImportError: return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 # %% ../nbs/04_timing.ipynb #79b259f4
 def measure(fn:Callable, clock=None, warmup:int=2, min_reps:int=5, max_reps:int=200, target:float=0.02,
@@ -112,11 +144,13 @@ def measure(fn:Callable, clock=None, warmup:int=2, min_reps:int=5, max_reps:int=
     clock = clock or HostClock()
     t_start = wall()
     for _ in range(warmup): clock.time_block(fn, 1)
-    batch, floor = 1, min_ticks * clock.resolution
+    batch, floor, f0 = 1, min_ticks * clock.resolution, minor_faults()
     t = clock.time_block(fn, batch)
+    calls = batch
     while t < floor and batch < 2**24:
         batch *= 2
         t = clock.time_block(fn, batch)
+        calls += batch
     times, reason, timed = [t / batch], 'max_reps', t
     while len(times) < max_reps:
         if len(times) >= min_reps and timed >= min_time_s:
@@ -125,5 +159,7 @@ def measure(fn:Callable, clock=None, warmup:int=2, min_reps:int=5, max_reps:int=
             if med > 0 and (hi - lo) / 2 / med <= target: reason = 'converged'; break
             if wall() - t_start >= budget_s: reason = 'budget'; break
         t = clock.time_block(fn, batch)
-        times.append(t / batch); timed += t
-    return _stats(times, batch=batch, warmup=warmup, stop_reason=reason, resolution_s=clock.resolution, total_s=wall() - t_start)
+        times.append(t / batch); timed += t; calls += batch
+    faults = (minor_faults() - f0) / calls if f0 is not None else None
+    return _stats(times, batch=batch, warmup=warmup, stop_reason=reason, resolution_s=clock.resolution, total_s=wall() - t_start,
+                  faults_per_call=faults)
