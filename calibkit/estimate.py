@@ -77,7 +77,8 @@ class Estimator:
                 continue
             if o.params.get('cls') == 'sequence':                   # in-sequence overhead per op (may be 0)
                 if r and r.supported and r.median_latency_ms is not None:
-                    seq.append(r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms)
+                    seq.append((o.params.get('weight_bytes'),
+                                r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms))
                 continue
             if o.operation_type.startswith('op_') or o.operation_type == 'dispatch_overhead':
                 if r and r.supported and r.median_latency_ms:
@@ -88,7 +89,8 @@ class Estimator:
         for v in self._classes.values(): v.sort()
         ov = self._classes.get(('dispatch_overhead', 'module'))
         self.overhead_ms = ov[0][1] if ov else 0.
-        self.sequence_ms = statistics.median(seq) if seq else 0.       # per op, from the synthetic networks (median over them)
+        self.sequence_ms = statistics.median(v for _, v in seq) if seq else 0.   # per op: the networks' median until a model sets it
+        self._seq = sorted((w, v) for w, v in seq if w)                # (weight bytes, per op) where the profile has them
         caches = (cal.metadata.preflight or {}).get('caches') or {}
         self.llc_bytes = max(caches.values()) if caches else None
         # weights that do not fit the last-level cache stream from DRAM as a matrix-vector product reads its matrix:
@@ -105,6 +107,16 @@ class Estimator:
         for alt in class_fallbacks(cls):
             if self._classes.get((prim, alt)): return self._classes[(prim, alt)], True
         return None, False
+
+    def sequence_at(self, weight_bytes:float) -> float:
+        """In-sequence overhead per op for a model whose forward reads `weight_bytes` of weights: a robust line
+        (Theil-Sen) through the synthetic networks' (log weight bytes, overhead), read within their range (flat beyond
+        it, never below 0); the networks' median where the profile lacks weight bytes (older profiles)."""
+        if len(self._seq) < 2 or not weight_bytes: return self.sequence_ms
+        from scipy.stats import theilslopes
+        lf = [math.log(f) for f, _ in self._seq]
+        slope, icpt, *_ = theilslopes([v for _, v in self._seq], lf)
+        return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
 
 # %% ../nbs/14_estimate.ipynb #bac9c68c
 def _from_shape(pts, work, f):
@@ -180,7 +192,8 @@ Estimator._isolated = _isolated
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The estimated latency of one op in the model: as timed alone, plus the calibrated in-sequence overhead for ops that compute."
     e = self._isolated(op, subgraph)
-    if self.sequence_ms and e.source != 'none' and e.entry and not e.entry.startswith('dispatch_overhead'):
+    # (an op bound by streaming its weights from DRAM already pays for cold weights, which the in-sequence cost measures)
+    if self.sequence_ms and e.source != 'none' and e.entry and not e.entry.startswith('dispatch_overhead') and not e.entry.endswith('(weights from DRAM)'):
         e.ms += self.sequence_ms
         e.entry += ' + in-sequence'
     return e
@@ -242,6 +255,7 @@ def estimate(model, hardware, precision:str='fp32', power_mode:Optional[str]=Non
     est = Estimator(cal, precision, statistic)
     weights = sum(o.bytes_weights for o in g.ops)
     est.cold_weights = bool(est.llc_bytes and weights > est.llc_bytes)
+    est.sequence_ms = est.sequence_at(weights)                   # at the model's weight bytes, as the networks'
     return Estimate(g.model, hw, est.precision, cal.metadata.framework, [est.estimate_op(o, sub_of[o.name]) for o in g.ops], subs, g, est.fault_ms)
 
 # %% ../nbs/14_estimate.ipynb #d58605d1
@@ -315,7 +329,8 @@ class Validation:
         e = self.estimate
         lines = [e.summary(), f"  measured {self.measured_ms:.2f} ms (95% CI {self.measured_ci[0]:.2f}-{self.measured_ci[1]:.2f}); "
                  f"error {self.error:+.1%}; profiled ops sum to {sum(self.op_measured.values()):.2f} ms"]
-        if self.faults_per_call is not None and self.faults_per_call >= 1:
+        f = self.faults_per_call              # worth a warning: 1% of the time at the calibrated price, else 50 faults per forward
+        if f is not None and (self.fault_ms >= .01 * self.measured_ms if self.fault_ms else f >= 50):
             cost = f", about {self.fault_ms:.2f} ms at the calibrated {self.estimate.page_fault_ms*1e3:.1f} µs each" if self.fault_ms else ''
             lines.append(f"  ⚠ {self.faults_per_call:.0f} minor page faults per forward{cost}: the allocator returns freed memory to the OS "
                          "and the next tensors fault it back in. The estimate assumes a steady allocator: call "

@@ -171,9 +171,9 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
     if t == OT.LAYERNORM: return 'op_layernorm', 'layernorm', mem
     if t == OT.SOFTMAX: return 'op_softmax', 'softmax', mem
-    if t == OT.MAXPOOL: return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", op.bytes_in * scale
-    if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", op.bytes_in * scale
-    if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', op.bytes_in * scale
+    if t == OT.MAXPOOL: return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem      # input and output, as the grid counts
+    if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", mem
+    if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', mem
     if t == OT.ELEMENTWISE: return 'op_elementwise', 'mul' if op.kind in ('mul', 'imul', 'truediv', 'div') else 'add', op.flops
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.
     if t == OT.UNKNOWN:

@@ -224,7 +224,10 @@ def _sequence_nets(t, dt, dev) -> dict:
     def basic(c):          # conv-bn-relu twice
         return [m for _ in range(2) for m in (nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())]
     nets = {'ir40x14': (sum((ir(40) for _ in range(4)), []), (40, 14)), 'ir24x28': (sum((ir(24) for _ in range(4)), []), (24, 28)),
-            'basic64x28': (sum((basic(64) for _ in range(3)), []), (64, 28)), 'ir24x56': (sum((ir(24) for _ in range(3)), []), (24, 56))}
+            'basic64x28': (sum((basic(64) for _ in range(3)), []), (64, 28)), 'ir24x56': (sum((ir(24) for _ in range(3)), []), (24, 56)),
+            # more weights (3-38 MB, beyond a shared last-level cache) and larger activations
+            'basic128x28': (sum((basic(128) for _ in range(3)), []), (128, 28)), 'ir64x28': (sum((ir(64) for _ in range(4)), []), (64, 28)),
+            'basic256x14': (sum((basic(256) for _ in range(3)), []), (256, 14)), 'basic512x7': (sum((basic(512) for _ in range(2)), []), (512, 7))}
     return {k: (nn.Sequential(*mods).to(dev, dt).eval(), t.randn(1, c, hw, hw, device=dev, dtype=dt)) for k, (mods, (c, hw)) in nets.items()}
 
 def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2) -> list[OperationCalibration]:
@@ -247,9 +250,11 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
             n = len(net)
             per = {s: max(0., (getattr(w, s) - sum(getattr(p, s) for p in parts)) / n) * 1e3 for s in ('median_s', 'min_s')}
             act = sum(a.numel() * a.element_size() for a in ins) / n
+            wbytes = sum(p.numel() * p.element_size() for p in list(net.parameters()) + list(net.buffers()))   # weights a forward reads
             r = PrecisionTestResult(precision=precision, supported=True, correct=None, median_latency_ms=per['median_s'], min_latency_ms=per['min_s'],
                                     stop_reason=w.stop_reason, num_trials=w.n * w.batch)
-            out.append(OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='sequence', net=name, ops=n, act_bytes=int(act)),
+            out.append(OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='sequence', net=name, ops=n, act_bytes=int(act),
+                                                                                           weight_bytes=int(wbytes)),
                        memory_bound=False, precision_results={precision: r}, extra_params={'group': 'operators', 'bytes': act,
                        'whole_ms': w.median_s * 1e3, 'parts_ms': sum(p.median_s for p in parts) * 1e3}))
     return out
