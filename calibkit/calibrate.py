@@ -448,7 +448,8 @@ def calibrate(preset:str|Preset='auto', framework:Optional[str]=None, precisions
     if 'operators' in ops:
         from calibkit.operators import calibrate_operators
         if verbose: print('Operator calibration (conv2d, linear, matmul, attention, norms, activations, pooling, elementwise, overhead)...')
-        op_entries = calibrate_operators([q for q in precs if q in ('fp32', 'bf16', 'fp16')] or ['fp32'], device, quick, backend.torch)
+        op_entries = calibrate_operators([q for q in precs if q in ('fp32', 'bf16', 'fp16')] or ['fp32'], device, quick, backend.torch,
+                                         steady=allocator == 'steady')
     d = backend.describe()
     meta = CalibrationMetadata(hardware_name=p.display_name, preset=p.name, calibkit_version=calibkit.__version__,
         device_type=device, platform_architecture=host.architecture, framework=fw, framework_version=d.get('framework_version'),

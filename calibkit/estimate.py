@@ -332,7 +332,7 @@ class Validation:
         f = self.faults_per_call              # worth a warning: 1% of the time at the calibrated price, else 50 faults per forward
         if f is not None and (self.fault_ms >= .01 * self.measured_ms if self.fault_ms else f >= 50):
             cost = f", about {self.fault_ms:.2f} ms at the calibrated {self.estimate.page_fault_ms*1e3:.1f} µs each" if self.fault_ms else ''
-            lines.append(f"  ⚠ {self.faults_per_call:.0f} minor page faults per forward{cost}: the allocator returns freed memory to the OS "
+            lines.append(f"  ⚠ {f:.0f} minor page faults per forward{cost}: the allocator returns freed memory to the OS "
                          "and the next tensors fault it back in. The estimate assumes a steady allocator: call "
                          "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use jemalloc.")
         for by in ('op_type', 'pattern'):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 from .schema import OperationCalibration, PrecisionTestResult
 from .precision import torch_dtype
-from .timing import measure, combine, HostClock, CudaEventClock, TimingResult, minor_faults
+from .timing import measure, combine, HostClock, CudaEventClock, TimingResult, minor_faults, steady_allocator
 from .mapping import conv_class
 
 # %% auto #0
@@ -185,11 +185,14 @@ def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:f
     except Exception as e: return _unsupported(precision, e)
     return op_result(case, precision, t)
 
-def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False, torch=None, progress=None, rounds:int=2) -> list[OperationCalibration]:
+def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False, torch=None, progress=None, rounds:int=2,
+                        steady:bool=True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
     with its share of the budget, and each case's samples pooled (as the primitives' sweep does): a neighbour's
-    burst during one pass does not decide an entry. `progress()` is called once per case, in the last round."""
+    burst during one pass does not decide an entry. `progress()` is called once per case, in the last round.
+    `steady`: in the allocator's steady state (`calibkit.timing.steady_allocator`), which estimates assume."""
     if torch is None: import torch
+    if steady: steady_allocator()
     clock = CudaEventClock(torch) if device == 'cuda' else HostClock()
     cases, rounds = all_cases(quick), max(rounds, 1)
     budget = (0.05 if quick else 0.15) / rounds
@@ -208,7 +211,7 @@ def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False
         out.append(OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem, precision_results=res,
                    arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0., extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes}))
     for p in precisions:                       # the in-sequence overhead (defined below), at each precision that runs
-        try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds)
+        try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds, steady)
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
             warnings.warn(f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will not include it")
     if device == 'cpu': out += page_fault_cost(precisions)     # (defined below) what a model pays when its allocator faults
@@ -216,7 +219,7 @@ def calibrate_operators(precisions=('fp32',), device:str='cpu', quick:bool=False
 
 # %% ../nbs/13a_operators.ipynb #22768bfb
 def _sequence_nets(t, dt, dev) -> dict:
-    "Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from small to large activations."
+    "Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from 0.1 to 38 MB of weights, small to large activations."
     nn = t.nn
     def ir(c, e=6):        # an inverted-residual-like block without the skip: expand, depthwise, project
         return [nn.Conv2d(c, e*c, 1, bias=False), nn.BatchNorm2d(e*c), nn.ReLU6(), nn.Conv2d(e*c, e*c, 3, 1, 1, groups=e*c, bias=False),
@@ -230,10 +233,13 @@ def _sequence_nets(t, dt, dev) -> dict:
             'basic256x14': (sum((basic(256) for _ in range(3)), []), (256, 14)), 'basic512x7': (sum((basic(512) for _ in range(2)), []), (512, 7))}
     return {k: (nn.Sequential(*mods).to(dev, dt).eval(), t.randn(1, c, hw, hw, device=dev, dtype=dt)) for k, (mods, (c, hw)) in nets.items()}
 
-def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2) -> list[OperationCalibration]:
+def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2,
+                      steady:bool=True) -> list[OperationCalibration]:
     """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
-    (whole-network time - sum of its ops timed alone on their real inputs) / ops, from medians and from minima."""
+    (whole-network time - sum of its ops timed alone on their real inputs) / ops, from medians and from minima.
+    `steady`: in the allocator's steady state (with glibc's defaults these networks fault: 20.7 ms instead of 3.5)."""
     if torch is None: import torch
+    if steady: steady_allocator()
     clock = clock or (CudaEventClock(torch) if device == 'cuda' else HostClock())
     out = []
     with torch.no_grad():

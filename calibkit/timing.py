@@ -6,7 +6,7 @@ Docs: https://calibkit.github.io/calibkit/timing.html.md"""
 
 # %% ../nbs/04_timing.ipynb #a007b56e
 from __future__ import annotations
-import ctypes, ctypes.util, sys, time
+import ctypes, ctypes.util, functools, sys, time
 from typing import Callable, Literal, Optional
 import numpy as np
 from pydantic import BaseModel
@@ -113,8 +113,9 @@ def combine(results:list[TimingResult]) -> TimingResult:
 # %% ../nbs/04_timing.ipynb #6abd1088
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
 
+@functools.cache
 def _glibc():
-    "The C library when it is glibc, else None."
+    "The C library when it is glibc, else None (looked up once)."
     if not sys.platform.startswith('linux'): return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
