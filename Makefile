@@ -28,7 +28,7 @@ calibrate: $(STAMP)
 	$(BIN)/papermill examples/calibrate.ipynb $(RUN) -p preset auto -p quick False $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/calibration_targets.py
+	$(BIN)/python perf/calibration_targets.py
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" .ci/check-sync

@@ -5,12 +5,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-MODULES = ['precision', 'schema', 'platform', 'presets', 'timing', 'kernels', 'bench_numpy', 'bench_torch',
-           'calibrate', 'registry', 'plots', 'widgets', 'graph', 'mapping', 'coverage', 'operators', 'estimate', 'cli', 'docs']
+MODULES = ['precision', 'schema', 'timing', 'platform', 'presets', 'bench_kernels', 'bench_numpy', 'bench_torch',
+           'bench_operators', 'tables', 'calibrate', 'registry', 'graph', 'mapping', 'lookup', 'coverage', 'estimate',
+           'validate', 'plots', 'widgets', 'docs', 'cli']
 API = {'precision': 'canonical', 'schema': 'HardwareCalibration', 'platform': 'detect', 'presets': 'load_preset',
-       'timing': 'measure', 'kernels': 'gemm_verdict', 'bench_numpy': 'NumpyBackend', 'bench_torch': 'TorchBackend',
-       'calibrate': 'calibrate', 'registry': 'Registry', 'plots': 'roofline', 'widgets': 'CalibrationPicker', 'graph': 'extract',
-       'mapping': 'map_op', 'coverage': 'analyze', 'operators': 'calibrate_operators', 'estimate': 'validate', 'cli': 'main',
+       'timing': 'measure', 'bench_kernels': 'gemm_verdict', 'bench_numpy': 'NumpyBackend', 'bench_torch': 'TorchBackend',
+       'bench_operators': 'calibrate_operators', 'tables': 'gemm_table', 'calibrate': 'calibrate', 'registry': 'Registry',
+       'graph': 'extract', 'mapping': 'map_op', 'lookup': 'CalibrationLookup', 'coverage': 'analyze',
+       'estimate': 'estimate', 'validate': 'validate', 'plots': 'roofline', 'widgets': 'CalibrationPicker', 'cli': 'main',
        'docs': 'build_docs'}
 
 @pytest.fixture(scope='module')
@@ -47,7 +49,7 @@ def test_every_module_page_shows_its_api(site, browser):
 def test_plots_load_as_images(site, browser):
     out, url = site
     page = browser.new_page()
-    for m, least in (('plots', 3), ('widgets', 3), ('coverage', 1), ('estimate', 1)):
+    for m, least in (('plots', 3), ('widgets', 3), ('coverage', 1), ('validate', 1)):
         page.goto(f"{url}/{m}.html")
         n = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 100).length")

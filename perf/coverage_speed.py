@@ -1,7 +1,7 @@
 """Times coverage analysis of resnet50 and vit_b_16 (model already built, torch already imported) against
 torch.utils.flop_counter.FlopCounterMode on the same models, and prints a table.
 
-    .venv/bin/python bench/coverage_speed.py [--hardware ID] [--reps 5]
+    .venv/bin/python perf/coverage_speed.py [--hardware ID] [--reps 5]
 
 Target: <= 1 s per model on the 2-core development machine (seed 004's NFR: < 5 s). Best and median of --reps runs.
 """

@@ -1,6 +1,6 @@
 """Accuracy of calibkit's latency estimates on this host, over torchvision models, and a plain roofline for scale.
 
-    .venv/bin/python bench/estimate_accuracy.py [--quick-operators] [--models a,b,c] [--rounds N]
+    .venv/bin/python perf/estimate_accuracy.py [--quick-operators] [--models a,b,c] [--rounds N]
 
 1. Calibrates this machine in the same run (PyTorch, fp32: STREAM, BLAS2, BLAS3 and the operator grid).
 2. For each model (fp32, batch 1, PyTorch eager, no_grad): the estimate from that profile and the graph only (no

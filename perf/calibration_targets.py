@@ -1,11 +1,11 @@
 """Measures the calibration engine's performance targets on this host and prints a table.
 
-    .venv/bin/python bench/calibration_targets.py [--skip-full] [--frameworks numpy,pytorch]
+    .venv/bin/python perf/calibration_targets.py [--skip-full] [--frameworks numpy,pytorch]
 
 Every ratio is against a reference measured in the same run (these machines are shared and noisy):
   1. wall time of `calibkit calibrate --preset auto --quick` (all four groups, every CPU precision) per framework,
      and of the full calibration (default framework of the auto preset: numpy);
-  2. the PyTorch calibration's DRAM triad (best rate, STREAM's convention) against a C/OpenMP triad (bench/stream_ref.c)
+  2. the PyTorch calibration's DRAM triad (best rate, STREAM's convention) against a C/OpenMP triad (perf/stream_ref.c)
      and an ad-hoc `torch.add(a, b, alpha=s, out=c)` on arrays of the same size (best of 20; medians shown too), the
      two measured side by side five times (this machine's DRAM bandwidth drifts by up to 2x within a minute);
   3. the reported fp32/fp64 GEMM peaks against an ad-hoc best-of-5 `torch.matmul` at 2048² and 4096²;
@@ -82,9 +82,9 @@ def adhoc_matmul(n, dtype, reps=5):
     return 2 * n**3 / best / 1e9
 
 def c_stream(array_bytes):
-    "GB/s of bench/stream_ref.c (gcc -O3 -fopenmp -march=native) on double arrays of `array_bytes` (None if no gcc)."
+    "GB/s of perf/stream_ref.c (gcc -O3 -fopenmp -march=native) on double arrays of `array_bytes` (None if no gcc)."
     exe = Path(tempfile.mkdtemp()) / 'stream_ref'
-    r = subprocess.run(['gcc', '-O3', '-fopenmp', '-march=native', str(ROOT/'bench'/'stream_ref.c'), '-o', str(exe)], capture_output=True, text=True)
+    r = subprocess.run(['gcc', '-O3', '-fopenmp', '-march=native', str(ROOT/'perf'/'stream_ref.c'), '-o', str(exe)], capture_output=True, text=True)
     if r.returncode: return None
     r = subprocess.run([str(exe), str(array_bytes // 8), '10'], capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': str(os.cpu_count())})
     return float(r.stdout) if r.returncode == 0 else None
