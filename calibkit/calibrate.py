@@ -264,10 +264,16 @@ def _workspace(backend:Backend, p:str, vec:int, mat:int) -> tuple[dict, Optional
         except Exception as e: why = _error_text(e)
     return ws, why
 
-# %% ../nbs/31_calibrate.ipynb #995f205c
-def sweep(backend: Backend, tasks: list[Task], precisions: list[str], settings: Settings, peaks: dict,
-          peak_bw: Optional[float], verbose: bool = True,
-          progress: bool = True) -> dict[Task, dict[str, PrecisionTestResult]]:
+# %% ../nbs/31_calibrate.ipynb #61ab5bd5
+def sweep(backend:Backend, # the framework's kernels (NumPy or PyTorch, CPU or CUDA)
+          tasks:list[Task], # what to measure (`plan`)
+          precisions:list[str], # canonical precision names
+          settings:Settings, # budgets, rounds and limits
+          peaks:dict, # theoretical peak per precision (GFLOPS), for efficiencies and plausibility checks
+          peak_bw:Optional[float], # theoretical memory bandwidth (GB/s)
+          verbose:bool=True, # print skips and failures
+          progress:bool=True, # show a progress bar
+         ) -> dict[Task, dict[str, PrecisionTestResult]]: # a result per task and precision
     """Results of every task at every precision: round 1 runs, checks and times every case; later rounds time the
     passed cases again."""
     results = {t: {} for t in tasks}
@@ -391,13 +397,21 @@ def _operations(spec, framework:str='numpy', quick:bool=False) -> list[str]:
             "operator calibration (operations='operators') times PyTorch modules: use framework='pytorch'.")
     return [g for g in OPERATION_GROUPS if g in items]
 
-# %% ../nbs/31_calibrate.ipynb #c9ea459b
-def calibrate(preset: str | Preset = 'auto', framework: Optional[str] = None, precisions=None,
-              operations=None, quick: bool = False, power_mode: Optional[str] = None,
-              skip_platform_check: bool = False, host: Optional[PlatformInfo] = None,
-              settings: Optional[Settings] = None, verbose: bool = True, progress: bool = True,
-              torch=None) -> HardwareCalibration:
-    "Calibrate this host as `preset`; returns the profile (not saved: see `calibkit.registry.Registry.save`)."
+# %% ../nbs/31_calibrate.ipynb #1be39d9d
+def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
+              framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
+              precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
+              operations=None, # groups among stream, blas1, blas2, blas3, operators (default: the framework's)
+              quick:bool=False, # fewer sizes and a shorter budget per case
+              power_mode:Optional[str]=None, # the preset's power mode (Jetson); default: the detected or first one
+              skip_platform_check:bool=False, # measure even when the preset does not match this host (flagged)
+              host:Optional[PlatformInfo]=None, # the detected platform (default: `detect()`)
+              settings:Optional[Settings]=None, # budgets and limits (default: quick or full `Settings`)
+              verbose:bool=True, # print the device block, skips and the summary tables
+              progress:bool=True, # show a progress bar
+              torch=None, # the torch module to use (tests pass a fake)
+             ) -> HardwareCalibration: # the profile, not saved: see `Registry.save`
+    "Calibrate this host as `preset`, in the framework the user runs."
     p = preset if isinstance(preset, Preset) else load_preset(preset, host=host)
     host = host or detect(cuda=p.device == 'cuda')
     warns = check_platform(p, host, skip=skip_platform_check)

@@ -303,11 +303,16 @@ def plot(self:CoverageReport, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/61_coverage.ipynb #6c8f337a
-def analyze(model, hardware, precision:str='fp32', power_mode:Optional[str]=None, framework:Optional[str]=None,
-            registry=None, example_input=None) -> CoverageReport:
-    """Coverage of `model` (nn.Module, GraphModule or torchvision name) by the calibration of `hardware` (registry id,
-    profile path or profile)."""
+# %% ../nbs/61_coverage.ipynb #52db6037
+def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
+            hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
+            precision:str='fp32', # the precision the model runs at
+            power_mode:Optional[str]=None, # with a registry id: the calibration's power mode
+            framework:Optional[str]=None, # with a registry id: the calibration's framework
+            registry=None, # with a registry id: the registry folder (default: `registry_root()`)
+            example_input=None, # the input to trace with (default: the model's usual input)
+           ) -> CoverageReport:
+    "Which calibration entry covers each op of `model`, and how well."
     precision = canonical(precision)
     cal, hw = resolve(hardware, power_mode, framework, registry)
     g = model if isinstance(model, Graph) else extract(model, example_input)

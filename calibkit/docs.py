@@ -31,7 +31,7 @@ class DocsFilter(FilterDefaults):
     "nbdev's docs processors with `exec_all` in place of `exec_show_docs`."
     def base_procs(self): return [exec_all if p is exec_show_docs else p for p in super().base_procs()]
 
-# %% ../nbs/80_docs.ipynb #f0386c40
+# %% ../nbs/80_docs.ipynb #8df826b4
 _DIRECTIVE = re.compile(r'^#\|.*\n?', re.M)
 
 def _title_cell(nb) -> dict:
@@ -40,7 +40,7 @@ def _title_cell(nb) -> dict:
         'description') else f"# {fm.get('title', '')}"
     return dict(cell_type='markdown', metadata={}, source=md)
 
-# %% ../nbs/80_docs.ipynb #8dea6c7e
+# %% ../nbs/80_docs.ipynb #d88ef579
 def _prepare(nb) -> dict:
     "The processed notebook as a plain dict, ready for nbconvert: a title, directives removed, show_doc inputs hidden."
     cells = [dict(_title_cell(nb), id='title')] if getattr(nb, 'frontmatter_', None) else []
@@ -59,7 +59,7 @@ def _prepare(nb) -> dict:
             'language_info': {'name': 'python'}
         }, nbformat=4, nbformat_minor=5)
 
-# %% ../nbs/80_docs.ipynb #762e0927
+# %% ../nbs/80_docs.ipynb #6304b245
 def to_html(nb:dict, title:str, nav:str='') -> str:
     "HTML of a notebook dict (inputs tagged 'hide-input' hidden), with `nav` inserted after <body>."
     from nbconvert import HTMLExporter
@@ -75,7 +75,7 @@ def to_html(nb:dict, title:str, nav:str='') -> str:
                         '')  # a Quarto attribute nbconvert shows as text
     return re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + nav, body, count=1)
 
-# %% ../nbs/80_docs.ipynb #38255583
+# %% ../nbs/80_docs.ipynb #c3767120
 _CSS = ("<style>.ck-nav{font:14px sans-serif;padding:8px 16px;background:#223;}"
         ".ck-nav a{color:#fff;margin-right:14px;text-decoration:none}.ck-nav b{color:#9cf;margin-right:18px}</style>")
 
@@ -83,7 +83,7 @@ def _nav(pages:list[tuple[str, str]], prefix:str='') -> str:
     links = ''.join(f'<a href="{prefix}{href}">{html.escape(name)}</a>' for name, href in pages)
     return f'{_CSS}<nav class="ck-nav"><b>calibkit</b><a href="{prefix}index.html">Home</a>{links}</nav>'
 
-# %% ../nbs/80_docs.ipynb #f38f39af
+# %% ../nbs/80_docs.ipynb #5a083f33
 def _latest_executed(registry:Path) -> list[Path]:
     "The newest executed calibration notebook of each device in the registry."
     out = []
@@ -92,8 +92,13 @@ def _latest_executed(registry:Path) -> list[Path]:
         if nbs: out.append(nbs[-1])
     return out
 
-# %% ../nbs/80_docs.ipynb #e3d7915d
-def build_docs(out='_site', nbs=None, registry=None, pattern:str='*.ipynb', verbose:bool=True) -> Path:
+# %% ../nbs/80_docs.ipynb #0deba2bc
+def build_docs(out='_site', # the site's folder (replaced)
+               nbs=None, # the notebooks (default: nbdev's `nbs_path`)
+               registry=None, # the registry whose newest executed notebooks become example pages
+               pattern:str='*.ipynb', # which notebooks become pages
+               verbose:bool=True, # print each notebook as it is built
+              ) -> Path:
     """Build the site into `out`: a page per module notebook (API docs, executed examples) and the executed example
     notebooks."""
     cfg = get_config()

@@ -286,11 +286,17 @@ class Estimate:
         ]
         return '\n'.join(lines)
 
-# %% ../nbs/62_estimate.ipynb #676b2b1f
-def estimate(model, hardware, precision:str='fp32', power_mode:Optional[str]=None, framework:Optional[str]=None,
-             registry=None, example_input=None, statistic:str='median') -> Estimate:
-    """Estimated latency of `model` (nn.Module, GraphModule or torchvision name) on `hardware` (registry id, profile
-    path or profile)."""
+# %% ../nbs/62_estimate.ipynb #41c1321c
+def estimate(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
+             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
+             precision:str='fp32', # the precision the model runs at
+             power_mode:Optional[str]=None, # with a registry id: the calibration's power mode
+             framework:Optional[str]=None, # with a registry id: the calibration's framework
+             registry=None, # with a registry id: the registry folder (default: `registry_root()`)
+             example_input=None, # the input to trace with (default: the model's usual input)
+             statistic:str='median', # estimate from each entry's 'median' latency, or its 'min'
+            ) -> Estimate:
+    "The latency of `model` on `hardware`, per op and per subgraph, from its calibration."
     cal, hw = resolve(hardware, power_mode, framework, registry)
     g = model if isinstance(model, Graph) else extract(model, example_input)
     subs = partition(g)

@@ -265,8 +265,11 @@ def _classify(node, mod) -> tuple[OperationType, str]:
     name = _fn_name(node.target)
     return _FN.get(name, OT.UNKNOWN), name
 
-# %% ../nbs/50_graph.ipynb #ac9913ce
-def extract(model, example_input=None, name:Optional[str]=None) -> Graph:
+# %% ../nbs/50_graph.ipynb #3a2385b9
+def extract(model, # an nn.Module, a GraphModule or a torchvision model name
+            example_input=None, # the input to trace with (default: the model's usual input, batch 1)
+            name:Optional[str]=None, # the name reports use (default: the model name or class)
+           ) -> Graph:
     "The ops of `model` (an nn.Module, a GraphModule or a torchvision model name) with shapes, FLOPs and bytes."
     if isinstance(model, str): name, model = model, load_model(model)
     if not isinstance(model, nn.Module):

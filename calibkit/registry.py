@@ -168,10 +168,16 @@ def _when(x) -> Optional[datetime]:
     d = datetime.fromisoformat(str(x).replace('Z', '+00:00'))
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
-# %% ../nbs/40_registry.ipynb #e76200b9
+# %% ../nbs/40_registry.ipynb #d1f1565c
 @patch
-def load(self:Registry, hardware_id:str, power_mode:Optional[str]=None, framework:Optional[str]=None,
-         freq_mhz:Optional[int]=None, since=None, until=None) -> HardwareCalibration:
+def load(self:Registry,
+         hardware_id:str, # the device's id (`calibkit list`)
+         power_mode:Optional[str]=None, # only calibrations in this power mode
+         framework:Optional[str]=None, # only 'numpy' or only 'pytorch' calibrations
+         freq_mhz:Optional[int]=None, # only calibrations at this clock
+         since=None, # only calibrations made at or after this date (datetime or ISO string)
+         until=None, # only calibrations made at or before this date
+        ) -> HardwareCalibration:
     "The most recent calibration of `hardware_id` (by the timestamp inside each profile) matching the filter."
     folder = self.device_dir(hardware_id)/'calibrations'
     since, until, cands, bad = _when(since), _when(until), [], []

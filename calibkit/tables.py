@@ -37,10 +37,10 @@ def device_block(preset:Preset, framework:str, device:str, backend:Backend, host
     ]
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #92d973f9
+# %% ../nbs/30_tables.ipynb #7590675b
 def _f(x, spec='8.1f'): return format(x, spec) if x is not None else '-'.rjust(int(spec.split('.')[0]))
 
-# %% ../nbs/30_tables.ipynb #11edf414
+# %% ../nbs/30_tables.ipynb #39c455ee
 def gemm_table(cal:HardwareCalibration) -> str:
     "The 'Matrix Multiplication Performance (by precision)' table."
     above = False
@@ -77,7 +77,7 @@ def gemm_table(cal:HardwareCalibration) -> str:
                   '    • Conservative theoretical peaks (based on sustained, not peak clocks)']
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #2c7eb40d
+# %% ../nbs/30_tables.ipynb #1a2991b7
 def stream_table(cal:HardwareCalibration) -> str:
     "Best GB/s of each memory-bound kernel per cache level, at each operation's reference precision."
     levels, rows = [], {}
@@ -101,7 +101,7 @@ def stream_table(cal:HardwareCalibration) -> str:
         )
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #bae39655
+# %% ../nbs/30_tables.ipynb #6b8af7bd
 def precision_table(cal:HardwareCalibration) -> str:
     "The precision matrix: support, GEMM peak, speedup vs fp32, theoretical peak."
     m = cal.precision_matrix
@@ -120,7 +120,7 @@ def precision_table(cal:HardwareCalibration) -> str:
             + ('' if sup or p not in m.unsupported_reasons else f"  {m.unsupported_reasons[p][:60]}"))
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #ff9cda94
+# %% ../nbs/30_tables.ipynb #1d30edff
 def summary(cal:HardwareCalibration) -> str:
     "Every summary table of a profile."
     parts = [t(cal) for t in (gemm_table, stream_table) if cal.operations()]
@@ -128,7 +128,7 @@ def summary(cal:HardwareCalibration) -> str:
     if cal.metadata.warnings: parts.append('Warnings:\n' + '\n'.join(f"  ⚠ {w}" for w in cal.metadata.warnings))
     return '\n\n'.join(parts)
 
-# %% ../nbs/30_tables.ipynb #9503de9c
+# %% ../nbs/30_tables.ipynb #ae4d4ca3
 def format_list(entries:list, detail:bool=False) -> str:
     "The listing: calibrations grouped by device."
     if not entries: return 'No calibrations match.'
@@ -146,7 +146,7 @@ def format_list(entries:list, detail:bool=False) -> str:
         lines.append(line)
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #59a0044c
+# %% ../nbs/30_tables.ipynb #2da0e57d
 def format_summary(entries:list) -> str:
     "Counts of calibrations by hardware, framework and power mode."
     from collections import Counter
@@ -157,7 +157,7 @@ def format_summary(entries:list) -> str:
         lines += [f"By {title}:"] + [f"  {k:<32} {v}" for k, v in sorted(c.items())]
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #ec6320a9
+# %% ../nbs/30_tables.ipynb #74f3fb42
 def compare_table(df, a_label:str='A', b_label:str='B') -> str:
     "The comparison as text: the median ratio per kernel and precision, then every row."
     if df.empty: return 'The two calibrations have no operation and precision in common.'

@@ -128,10 +128,19 @@ class Validation:
         ax.legend(fontsize=8)
         return ax.figure
 
-# %% ../nbs/63_validate.ipynb #4155b59f
-def validate(model, hardware, precision:str='fp32', power_mode=None, framework=None, registry=None, example_input=None,
-             profile:bool=True, statistic:str='median', steady:bool=True) -> Validation:
-    "Estimate `model` and measure it on this host (`steady`: in the allocator's steady state, see `measure_model`)."
+# %% ../nbs/63_validate.ipynb #d565aec0
+def validate(model, # an nn.Module or a torchvision model name
+             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
+             precision:str='fp32', # run and estimate at this precision (the model is cast to it)
+             power_mode=None, # with a registry id: the calibration's power mode
+             framework=None, # with a registry id: the calibration's framework
+             registry=None, # with a registry id: the registry folder
+             example_input=None, # the input (default: the model's usual input)
+             profile:bool=True, # also time every op with torch.profiler, for the error attribution
+             statistic:str='median', # compare medians, or minima ('min') on both sides
+             steady:bool=True, # measure in the allocator's steady state (see `measure_model`)
+            ) -> Validation:
+    "Estimate `model` and measure it on this host."
     import torch
     from calibkit.graph import load_model, default_input
     name = model if isinstance(model, str) else None
