@@ -52,7 +52,7 @@ def _features(params:dict, k:str='k') -> Optional[tuple]:
             for v in (params['m'] * params.get('batch', 1), params['n'], params[k]))
     except (KeyError, TypeError, ValueError): return None
 
-# %% ../nbs/62_estimate.ipynb #675432ff
+# %% ../nbs/62_estimate.ipynb #35207275
 class ClassPoint(NamedTuple):
     "One operator entry as the estimator reads it."
     work: float                 # FLOPs or bytes (`mapping.entry_work`)
@@ -61,7 +61,7 @@ class ClassPoint(NamedTuple):
     spread: float               # half the 95% CI, relative to the median
     shape: Optional[tuple]      # (log m, log n, log k) for GEMM-like entries, else None
 
-# %% ../nbs/62_estimate.ipynb #f41b1004
+# %% ../nbs/62_estimate.ipynb #1016b5b4
 @dataclass
 class OpEstimate:
     "Estimated latency of one op."
@@ -78,7 +78,7 @@ class OpEstimate:
     @property
     def high_ms(self) -> float: return self.ms * (1 + self.rel_uncertainty)
 
-# %% ../nbs/62_estimate.ipynb #e137ca70
+# %% ../nbs/62_estimate.ipynb #2a0c97a7
 class Estimator:
     """Latency estimates from one calibration profile, from each entry's median latency (or its minimum:
     `statistic='min'`)."""
@@ -136,7 +136,7 @@ class Estimator:
         slope, icpt, *_ = theilslopes([v for _, v in self._seq], lf)
         return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
 
-# %% ../nbs/62_estimate.ipynb #80da86db
+# %% ../nbs/62_estimate.ipynb #e14e81aa
 def _from_shape(pts, work, f):
     """(ms, quality, nearest entry) from the entries nearest in GEMM shape (log m, log n, log k): their throughputs,
     weighted by inverse squared distance. Equal FLOPs are not equal work for a CPU: ResNet's 3×3 convolutions all
@@ -149,7 +149,7 @@ def _from_shape(pts, work, f):
     rate = sum(wi * p.work / p.ms for wi, (_, p) in zip(w, near)) / sum(w)        # work per ms
     return work / rate, (MatchQuality.SIZE_INTERPOLATED if d0 <= math.log(2) else MatchQuality.SIZE_EXTRAPOLATED), p0
 
-# %% ../nbs/62_estimate.ipynb #ac2a3dde
+# %% ../nbs/62_estimate.ipynb #16710d58
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else
@@ -165,7 +165,7 @@ def _from_class(self:Estimator, prim, cls, work, op=None):
     if borrowed: q = MatchQuality.OP_APPROXIMATED
     return ms, q, near.key, near.spread
 
-# %% ../nbs/62_estimate.ipynb #94fd6e7f
+# %% ../nbs/62_estimate.ipynb #e60ba93c
 @patch
 def _se(self:Estimator, op:Op):
     "Squeeze-and-excitation as its parts: global pool, two 1×1 convolutions, activation, sigmoid, multiply."
@@ -177,7 +177,7 @@ def _se(self:Estimator, op:Op):
     if any(g is None for g in got): return None
     return sum(g[0] for g in got), MatchQuality.OP_APPROXIMATED, 'squeeze_excite parts', max(g[3] for g in got)
 
-# %% ../nbs/62_estimate.ipynb #e631b939
+# %% ../nbs/62_estimate.ipynb #c6830015
 @patch
 def _from_primitives(self:Estimator, op:Op):
     "Time at the calibrated GEMM throughput / STREAM bandwidth of the op's primitives, plus the dispatch overhead."
@@ -192,7 +192,7 @@ def _from_primitives(self:Estimator, op:Op):
         if u.role == 'dominant': quality, entry = m.quality, m.entry or ''
     return compute + memory + self.overhead_ms, quality, entry, ('compute' if compute >= memory else 'memory')
 
-# %% ../nbs/62_estimate.ipynb #d6c09187
+# %% ../nbs/62_estimate.ipynb #be768340
 @patch
 def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The latency of one op as the calibration timed it: alone, in a loop."
@@ -219,7 +219,7 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
-# %% ../nbs/62_estimate.ipynb #b96007ec
+# %% ../nbs/62_estimate.ipynb #585be59a
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     """The estimated latency of one op in the model: as timed alone, plus the calibrated in-sequence overhead for ops
@@ -233,7 +233,7 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         e.entry += ' + in-sequence'
     return e
 
-# %% ../nbs/62_estimate.ipynb #7613ad6c
+# %% ../nbs/62_estimate.ipynb #b9cd7501
 @dataclass
 class Estimate:
     "Estimated latency of a model, per op and per subgraph."
@@ -286,7 +286,7 @@ class Estimate:
         ]
         return '\n'.join(lines)
 
-# %% ../nbs/62_estimate.ipynb #41c1321c
+# %% ../nbs/62_estimate.ipynb #8fb2d752
 def estimate(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at

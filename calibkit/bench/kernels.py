@@ -59,7 +59,7 @@ def group_kernels(group:str) -> list[Kernel]:
     if group not in GROUPS: raise ValueError(f"Unknown operation group {group!r}; use any of {', '.join(GROUPS)}.")
     return [k for k in KERNELS.values() if k.group == group]
 
-# %% ../../nbs/20_bench_kernels.ipynb #ca976be9
+# %% ../../nbs/20_bench_kernels.ipynb #79c09b65
 def elements(params:dict, precision:str) -> dict:
     "Kernel parameters in elements at `precision`: 'n' from 'array_bytes' or 'matrix_bytes', GEMM m/n/k as given."
     b = bytes_per_element(precision)
@@ -67,7 +67,7 @@ def elements(params:dict, precision:str) -> dict:
     if 'matrix_bytes' in params: return {'n': max(1, math.isqrt(int(params['matrix_bytes'] // b)))}
     return dict(params)
 
-# %% ../../nbs/20_bench_kernels.ipynb #ed01b27a
+# %% ../../nbs/20_bench_kernels.ipynb #46bd2b69
 VECTOR_INIT = dict(a=1, b=2, c=1)
 SCALAR = 2
 # kernel -> (workspace array holding the output, or None for a returned scalar; expected value for size n)
@@ -86,21 +86,21 @@ def int_bits(precision:str) -> Optional[int]:
     info = PRECISIONS[canonical(precision)]
     return info.bytes * 8 if info.kind == 'int' else None
 
-# %% ../../nbs/20_bench_kernels.ipynb #500363f8
+# %% ../../nbs/20_bench_kernels.ipynb #9a5a431b
 def tolerance(precision:str, terms:int=1) -> float:
     "Relative tolerance for a result accumulated from `terms` terms at `precision` (0 for integers)."
     p = canonical(precision)
     if int_bits(p): return 0.
     return 8 * EPS[p] * max(1., math.log2(max(terms, 1)) + 1)
 
-# %% ../../nbs/20_bench_kernels.ipynb #d4c07fde
+# %% ../../nbs/20_bench_kernels.ipynb #ad794a6d
 def wrapped_error(diff:float, bits:int) -> float:
     "|diff| reduced modulo 2^bits to its smallest representative: 0 when the integers agree modulo 2^bits."
     m = 2.**bits
     r = math.fmod(abs(diff), m)
     return min(r, m - r)
 
-# %% ../../nbs/20_bench_kernels.ipynb #30b31b8d
+# %% ../../nbs/20_bench_kernels.ipynb #bc34b018
 def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool, float]:
     "(correct, relative error) of a result with absolute error `abs_err` on values of magnitude `scale`."
     if abs_err != abs_err: return False, float('inf')          # NaN
@@ -108,7 +108,7 @@ def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool,
     rel = abs_err / scale if scale else abs_err
     return rel <= tolerance(precision, terms), rel
 
-# %% ../../nbs/20_bench_kernels.ipynb #2c00824a
+# %% ../../nbs/20_bench_kernels.ipynb #7e3f5464
 # precision -> (unit roundoff of the output, unit roundoff of the accumulation)
 GEMM_ROUNDOFF = {
     'fp64': (2.**-53, 2.**-53), 'fp32': (2.**-24, 2.**-24), 'tf32': (2.**-24, 2.**-11),
@@ -130,7 +130,7 @@ def gemm_verdict(cr, abr, bound, cabs, precision:str, k:int) -> tuple[bool, floa
         worst = max(worst, e / b if b else e)
     return ok, worst
 
-# %% ../../nbs/20_bench_kernels.ipynb #23e865a3
+# %% ../../nbs/20_bench_kernels.ipynb #8b42dc1c
 @dataclass
 class Case:
     "One runnable benchmark case: `fn` is timed; `check()` judges the output of the last call -> (correct, error)."
@@ -139,11 +139,11 @@ class Case:
     output: object = None     # the array the kernel writes (for inspection and tests)
     context: Callable = contextlib.nullcontext   # entered around the first call and the timing (e.g. the tf32 mode)
 
-# %% ../../nbs/20_bench_kernels.ipynb #dadbd8a9
+# %% ../../nbs/20_bench_kernels.ipynb #e625f308
 class FrameworkError(RuntimeError):
     "The requested framework or device cannot run here; raised before any benchmark runs."
 
-# %% ../../nbs/20_bench_kernels.ipynb #6a24eb1b
+# %% ../../nbs/20_bench_kernels.ipynb #9f7b8a78
 class Backend:
     "The interface a framework module implements."
     name: str = ''            # 'numpy' or 'pytorch'
