@@ -17,7 +17,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 # %% auto #0
 __all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FUSIBLE', 'OperationType', 'Op', 'ModelError', 'load_model', 'default_input', 'trace',
-           'Graph', 'extract', 'reference_flops', 'Subgraph', 'pattern_name', 'partition']
+           'Graph', 'extract', 'reference_flops', 'Subgraph', 'pattern_name', 'partition', 'partitioned']
 
 # %% ../nbs/50_graph.ipynb #87c2abd9
 class OperationType(str, Enum):
@@ -355,3 +355,12 @@ def partition(g:Graph) -> list[Subgraph]:
         cur = [op]
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
+
+# %% ../nbs/50_graph.ipynb #a1f10b85
+def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
+                example_input=None, # the input to trace with (default: the model's usual input)
+               ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
+    "The graph of `model` (extracted unless it is one already), its fusion subgraphs, and each op's subgraph."
+    g = model if isinstance(model, Graph) else extract(model, example_input)
+    subs = partition(g)
+    return g, subs, {o.name: s.id for s in subs for o in s.ops}

@@ -32,8 +32,10 @@ def defs_of(src):
     except SyntaxError: return [], 0, 0
     ds = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     hand = sum(isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Attribute)
-               and isinstance(s.targets[0].value, ast.Name) and isinstance(s.value, ast.Name)
-               and s.targets[0].attr == s.value.id for s in tree.body)
+               and isinstance(s.targets[0].value, ast.Name) and s.targets[0].value.id[:1].isupper()
+               and (isinstance(s.value, ast.Name) or (isinstance(s.value, ast.Call)
+                    and getattr(s.value.func, 'id', '') in ('classmethod', 'staticmethod', 'property')))
+               for s in tree.body)
     patched = sum(any(getattr(d, 'id', getattr(getattr(d, 'func', None), 'id', None)) == 'patch' for d in s.decorator_list)
                   for s in ds if not isinstance(s, ast.ClassDef))
     return ds, hand, patched
@@ -121,7 +123,7 @@ def main():
             ('example/test cells per def', round(st['examples'] / max(st['defs'], 1), 2), '>= 1.0'),
             ('exported cells with 2+ defs', st['multi'], ''),
             ('@patch methods', st['patched'], ''),
-            ('hand-written patches (Cls.m = m)', st['hand'], '0'),
+            ('hand-written patches (Cls.m = f)', st['hand'], '0'),
             ('cross-module private imports', len(private), '0'),
             ('method names in __all__', len(methods), '0'),
             ('upward imports (by notebook band)', len(upward), '0'),

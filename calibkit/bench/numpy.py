@@ -70,8 +70,9 @@ def _vector_fns(kernel:str, a, b, c, A=None, T=None, n=0):
             'blas2_gemv': lambda: np.dot(A, b, out=c),
             'blas2_ger': lambda: np.add(A, np.multiply(a[:, None], b[None, :], out=T), out=A)}[kernel]
 
-# %% ../../nbs/21_bench_numpy.ipynb #bddb11ba
-def _case(self:NumpyBackend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
+# %% ../../nbs/21_bench_numpy.ipynb #ed5a4043
+@patch
+def case(self:NumpyBackend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
     "The runnable case of `kernel` at `params` and `precision`."
     if kernel == 'gemm': return self._gemm(params, precision)
     n = params['n']
@@ -88,7 +89,6 @@ def _case(self:NumpyBackend, kernel:str, params:dict, precision:str, ws:dict) ->
         out = fn() if out_name is None else {'a': a, 'b': b, 'c': c, 'A': A}[out_name]
         return judge(*_max_err(np.atleast_1d(out), expect(n), precision), precision, terms)
     return Case(fn, check, {'a': a, 'b': b, 'c': c, 'A': A}.get(out_name))
-NumpyBackend.case = _case
 
 # %% ../../nbs/21_bench_numpy.ipynb #f0bcedb7
 @patch

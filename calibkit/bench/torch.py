@@ -57,14 +57,14 @@ class TorchBackend(Backend):
         if self.device == 'cuda': d['gpu_model'] = t.cuda.get_device_name(0)
         return d
 
-# %% ../../nbs/22_bench_torch.ipynb #5540484b
-def _workspace(self:TorchBackend, precision:str, n_vec:int, n_mat:int=0) -> dict:
+# %% ../../nbs/22_bench_torch.ipynb #9f9e3906
+@patch
+def workspace(self:TorchBackend, precision:str, n_vec:int, n_mat:int=0) -> dict:
     "Tensors for the vector and matrix-vector kernels, allocated once per precision at the largest size."
     t, dt = self.torch, torch_dtype(precision, self.torch)
     ws = {k: t.empty(max(n_vec, n_mat), dtype=dt, device=self.device) for k in 'abc'}
     if n_mat: ws['A'] = t.empty(n_mat*n_mat, dtype=dt, device=self.device)
     return ws
-TorchBackend.workspace = _workspace
 
 # %% ../../nbs/22_bench_torch.ipynb #40ab2d85
 @patch
@@ -94,8 +94,9 @@ def _vector_fns(t, kernel:str, a, b, c, A=None):
         'blas2_ger': lambda: A.addr_(a, b)
     }[kernel]
 
-# %% ../../nbs/22_bench_torch.ipynb #0a2d4d18
-def _case(self:TorchBackend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
+# %% ../../nbs/22_bench_torch.ipynb #b7734534
+@patch
+def case(self:TorchBackend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
     "The runnable case of `kernel` at `params` and `precision`."
     if kernel == 'gemm': return self._gemm(params, precision)
     n = params['n']
@@ -111,7 +112,6 @@ def _case(self:TorchBackend, kernel:str, params:dict, precision:str, ws:dict) ->
         out = fn().reshape(1) if out_name is None else {'a': a, 'b': b, 'c': c, 'A': A}[out_name]
         return judge(*self._max_err(out, expect(n), precision), precision, terms)
     return Case(fn, check, {'a': a, 'b': b, 'c': c, 'A': A}.get(out_name))
-TorchBackend.case = _case
 
 # %% ../../nbs/22_bench_torch.ipynb #1160a2e6
 @contextlib.contextmanager
