@@ -128,7 +128,7 @@ def summary(cal:HardwareCalibration) -> str:
     if cal.metadata.warnings: parts.append('Warnings:\n' + '\n'.join(f"  ⚠ {w}" for w in cal.metadata.warnings))
     return '\n\n'.join(parts)
 
-# %% ../nbs/30_tables.ipynb #ae4d4ca3
+# %% ../nbs/30_tables.ipynb #946c052d
 def format_list(entries:list, detail:bool=False) -> str:
     "The listing: calibrations grouped by device."
     if not entries: return 'No calibrations match.'
@@ -142,14 +142,13 @@ def format_list(entries:list, detail:bool=False) -> str:
         if detail:
             pk = ', '.join(f"{p} {e.peaks[p]:.1f}" for p in sort_precisions(e.peaks))
             line += f"\n      DRAM {e.dram_gbps or 0:.1f} GB/s; peak GFLOPS/GOPS: {pk or '-'}\n      {e.path.name}" + \
-                    (f" (+ notebook)" if e.notebook else '')
+                    (" (+ notebook)" if e.notebook else '')
         lines.append(line)
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #2da0e57d
+# %% ../nbs/30_tables.ipynb #7a87b951
 def format_summary(entries:list) -> str:
     "Counts of calibrations by hardware, framework and power mode."
-    from collections import Counter
     lines = [f"{len(entries)} calibrations"]
     for title, key in (('hardware', lambda e: e.hardware_id), ('framework', lambda e: e.framework),
                        ('power mode', lambda e: e.power_mode)):

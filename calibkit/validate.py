@@ -128,7 +128,7 @@ class Validation:
         ax.legend(fontsize=8)
         return ax.figure
 
-# %% ../nbs/63_validate.ipynb #d565aec0
+# %% ../nbs/63_validate.ipynb #4a030c90
 def validate(model, # an nn.Module or a torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # run and estimate at this precision (the model is cast to it)
@@ -141,7 +141,6 @@ def validate(model, # an nn.Module or a torchvision model name
              steady:bool=True, # measure in the allocator's steady state (see `measure_model`)
             ) -> Validation:
     "Estimate `model` and measure it on this host."
-    import torch
     from calibkit.graph import load_model, default_input
     name = model if isinstance(model, str) else None
     m = load_model(model) if isinstance(model, str) else model
