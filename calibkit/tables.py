@@ -15,8 +15,8 @@ from .presets import Preset
 from .bench.kernels import Backend
 
 # %% auto #0
-__all__ = ['device_block', 'gemm_table', 'stream_table', 'precision_table', 'summary', 'format_list', 'format_summary',
-           'compare_table']
+__all__ = ['device_block', 'gemm_table', 'stream_table', 'precision_table', 'summary', 'printable', 'format_list',
+           'format_summary', 'compare_table']
 
 # %% ../nbs/30_tables.ipynb #e274b217
 _RULE = '=' * 80
@@ -128,7 +128,12 @@ def summary(cal:HardwareCalibration) -> str:
     if cal.metadata.warnings: parts.append('Warnings:\n' + '\n'.join(f"  ⚠ {w}" for w in cal.metadata.warnings))
     return '\n\n'.join(parts)
 
-# %% ../nbs/30_tables.ipynb #946c052d
+# %% ../nbs/30_tables.ipynb #316f973a
+def printable(s, keep:str='') -> str:
+    "`s` with every control or format character escaped (`\\x1b`, `\\u202e`), except those in `keep` (e.g. '\\n')."
+    return ''.join(c if c.isprintable() or c in keep else c.encode('unicode_escape').decode('ascii') for c in str(s))
+
+# %% ../nbs/30_tables.ipynb #6a07db5c
 def format_list(entries:list, detail:bool=False) -> str:
     "The listing: calibrations grouped by device."
     if not entries: return 'No calibrations match.'
@@ -136,32 +141,33 @@ def format_list(entries:list, detail:bool=False) -> str:
     for e in entries:
         if e.hardware_id != last:
             if last is not None: lines.append('')
-            lines += [f"{e.hardware_id} ({e.hardware_name})", '-' * 70]
+            lines += [f"{printable(e.hardware_id)} ({printable(e.hardware_name)})", "-" * 70]
             last = e.hardware_id
-        line = f"  - {e.power_mode:<14} {e.freq_mhz:>5} MHz   {e.framework:<8} {e.date:%Y-%m-%d %H:%M:%SZ}"
+        line = f"  - {printable(e.power_mode):<14} {e.freq_mhz:>5} MHz   {e.framework:<8} {e.date:%Y-%m-%d %H:%M:%SZ}"
         if detail:
             pk = ', '.join(f"{p} {e.peaks[p]:.1f}" for p in sort_precisions(e.peaks))
-            line += f"\n      DRAM {e.dram_gbps or 0:.1f} GB/s; peak GFLOPS/GOPS: {pk or '-'}\n      {e.path.name}" + \
+            line += f"\n      DRAM {e.dram_gbps or 0:.1f} GB/s; peak GFLOPS/GOPS: {pk or '-'}" + \
+                    f"\n      {printable(e.path.name)}" + \
                     (" (+ notebook)" if e.notebook else '')
         lines.append(line)
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #7a87b951
+# %% ../nbs/30_tables.ipynb #f8f46c7f
 def format_summary(entries:list) -> str:
     "Counts of calibrations by hardware, framework and power mode."
     lines = [f"{len(entries)} calibrations"]
     for title, key in (('hardware', lambda e: e.hardware_id), ('framework', lambda e: e.framework),
                        ('power mode', lambda e: e.power_mode)):
         c = Counter(key(e) for e in entries)
-        lines += [f"By {title}:"] + [f"  {k:<32} {v}" for k, v in sorted(c.items())]
+        lines += [f"By {title}:"] + [f"  {printable(k):<32} {v}" for k, v in sorted(c.items())]
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #74f3fb42
+# %% ../nbs/30_tables.ipynb #6383def9
 def compare_table(df, a_label:str='A', b_label:str='B') -> str:
     "The comparison as text: the median ratio per kernel and precision, then every row."
     if df.empty: return 'The two calibrations have no operation and precision in common.'
     g = df.groupby(['kernel', 'precision'], sort=False)['ratio'].median()
-    lines = [f"B/A per primitive (median over sizes); A = {a_label}, B = {b_label}",
+    lines = [f"B/A per primitive (median over sizes); A = {printable(a_label)}, B = {printable(b_label)}",
              f"  {'kernel':<14} {'precision':<10} {'B/A':>7}", '  ' + '-' * 33]
     lines += [f"  {k:<14} {p:<10} {v:>7.2f}" for (k, p), v in g.items()]
     return '\n'.join(lines)
