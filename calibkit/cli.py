@@ -132,23 +132,39 @@ def cmd_migrate(args) -> int:
     elif not args.apply: print('Dry run: pass --apply to move them.')
     return 0
 
-# %% ../nbs/81_cli.ipynb #104a7b9d
+# %% ../nbs/81_cli.ipynb #68c0333e
+def _example(args):
+    "The example input `--input-shape`/`--batch-size` ask for, or None for the model's usual one."
+    if not (args.input_shape or args.batch_size): return None
+    from calibkit.graph import default_input
+    try: shape = [int(v) for v in args.input_shape.replace('x', ',').split(',')] if args.input_shape else None
+    except ValueError:
+        raise ValueError(f"--input-shape {args.input_shape!r}: give integers separated by commas, "
+                         "e.g. 1,3,320,320.") from None
+    shape = shape or list(default_input(args.model).shape)
+    if args.batch_size: shape[0] = args.batch_size
+    if any(n < 1 for n in shape): raise ValueError(f"--input-shape {shape}: every dimension must be at least 1.")
+    import torch
+    return torch.randn(*shape)
+
+# %% ../nbs/81_cli.ipynb #084eb623
 def cmd_coverage(args) -> int:
     "Coverage of a model's ops by a device's calibration."
     from calibkit.coverage import analyze
     r = analyze(args.model, args.hardware, precision=args.precision, power_mode=args.power_mode,
-                framework=args.framework, registry=args.registry)
+                framework=args.framework, registry=args.registry, example_input=_example(args))
     r.show(_console())
     if args.json: r.to_json(args.json); print(f"JSON written to {args.json}")
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #ce2fde22
+# %% ../nbs/81_cli.ipynb #9fc7e800
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
     from calibkit.validate import validate
-    kw = dict(precision=args.precision, power_mode=args.power_mode, framework=args.framework, registry=args.registry)
+    kw = dict(precision=args.precision, power_mode=args.power_mode, framework=args.framework, registry=args.registry,
+              example_input=_example(args))
     if args.validate:
         v = validate(args.model, args.hardware, **kw)
         print(v.report())
@@ -162,7 +178,7 @@ def cmd_estimate(args) -> int:
         if args.csv: e.to_dataframe().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #3ba57376
+# %% ../nbs/81_cli.ipynb #1627e279
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -170,7 +186,7 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #7fcdb8e0
+# %% ../nbs/81_cli.ipynb #a4aabc1b
 _REG_HELP = 'registry folder (default: the repository hardware_registry/)'
 
 def _model_args(p):
@@ -182,9 +198,11 @@ def _model_args(p):
     p.add_argument('--framework', choices=['numpy', 'pytorch'],
                    help="the calibration's framework (default: the latest)")
     p.add_argument('--csv', help='write one row per op here')
+    p.add_argument('--input-shape', help="the example input's shape, e.g. 1,3,320,320 (default: the model's usual)")
+    p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #8824c098
+# %% ../nbs/81_cli.ipynb #ca86a67a
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -258,7 +276,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
     return ap
 
-# %% ../nbs/81_cli.ipynb #2267f0dd
+# %% ../nbs/81_cli.ipynb #c2526e25
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -266,14 +284,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #629f9134
+# %% ../nbs/81_cli.ipynb #c41e0706
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #8fd6b115
+# %% ../nbs/81_cli.ipynb #648fcb8a
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #e03085c4
+# %% ../nbs/81_cli.ipynb #d48b44f0
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; returns the exit status (1 platform mismatch, 2 bad input, 130/143 interrupted)."
     args = parser().parse_args(argv)

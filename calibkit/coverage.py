@@ -70,13 +70,15 @@ def _entry_label(m:Match) -> str:
     size = p.get('array_bytes') or p.get('matrix_bytes')
     return f"{kind}@{_g(float(size))}B" if size else kind
 
-# %% ../nbs/61_coverage.ipynb #82fd73bd
+# %% ../nbs/61_coverage.ipynb #ed3a6710
 _SUGGEST = {
     OT.SOFTMAX: 'a softmax operator benchmark', OT.LAYERNORM: 'a layernorm operator benchmark',
     OT.BATCHNORM: 'a batchnorm operator benchmark',
     OT.MULTIHEAD_ATTENTION: 'an attention (scaled_dot_product_attention) benchmark',
     OT.CONV2D: 'conv2d operator benchmarks over model shapes',
-    OT.CONV2D_DEPTHWISE: 'depthwise conv2d benchmarks', OT.UNKNOWN: 'the per-op dispatch overhead',
+    OT.CONV2D_DEPTHWISE: 'depthwise conv2d benchmarks', OT.UNKNOWN: 'a type for the op (report it to calibkit)',
+    OT.COPY: 'copy operator benchmarks (cat, pad, casts)', OT.REDUCE: 'reduction operator benchmarks',
+    OT.NORM: 'group and RMS norm operator benchmarks', OT.ACTIVATION: 'benchmarks of these activations',
     OT.DROPOUT: 'the per-op dispatch overhead', OT.STOCHASTIC_DEPTH: 'the per-op dispatch overhead'
 }
 
@@ -95,19 +97,23 @@ class CoverageReport:
     warnings: list[str] = field(default_factory=list)
     analysis_timestamp: str = field(default_factory=lambda: utcnow().isoformat().replace('+00:00', 'Z'))
 
-# %% ../nbs/61_coverage.ipynb #b1e99443
+# %% ../nbs/61_coverage.ipynb #a418b1e2
 @patch
 def summary(self:CoverageReport) -> dict:
-    "Op counts by status and the FLOPs each status covers."
+    """Op counts by status and the FLOPs each status covers; coverage is the lower of the FLOP share and the op share
+    covered (ops neither MISSING nor of UNKNOWN type), so ops without FLOPs count too."""
     c = Counter(o.status for o in self.ops)
     fl = defaultdict(float)
     for o in self.ops: fl[o.status] += o.op.flops
-    total = sum(fl.values())
-    return dict(total_ops=len(self.ops), calibrated=c['CALIBRATED'], approximated=c['APPROXIMATED'],
-                missing=c['MISSING'], by_quality=dict(Counter(o.quality.value for o in self.ops)),
+    total, n = sum(fl.values()), len(self.ops)
+    unknown = sum(o.op.op_type == OT.UNKNOWN for o in self.ops)
+    flop_cov = 100 * (fl['CALIBRATED'] + fl['APPROXIMATED']) / total if total else 100.
+    op_cov = 100 * (n - c['MISSING'] - unknown) / n if n else 0.
+    return dict(total_ops=n, calibrated=c['CALIBRATED'], approximated=c['APPROXIMATED'],
+                missing=c['MISSING'], unknown_ops=unknown, by_quality=dict(Counter(o.quality.value for o in self.ops)),
                 total_flops=total, calibrated_flops=fl['CALIBRATED'], approximated_flops=fl['APPROXIMATED'],
-                missing_flops=fl['MISSING'],
-                coverage_percent=100 * (fl['CALIBRATED'] + fl['APPROXIMATED']) / total if total else 0.)
+                missing_flops=fl['MISSING'], flop_coverage_percent=flop_cov, op_coverage_percent=op_cov,
+                coverage_percent=min(flop_cov, op_cov) if n else 0.)   # never full while an op is unknown or missing
 
 # %% ../nbs/61_coverage.ipynb #0f253c2b
 @patch

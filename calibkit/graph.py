@@ -21,7 +21,7 @@ __all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FUSIBLE', 'OperationType', 'Op', 'ModelEr
            'call', 'input_shapes', 'TensorOutputs', 'quiet', 'trace', 'Graph', 'extract', 'reference_flops', 'Subgraph',
            'pattern_name', 'partition', 'partitioned']
 
-# %% ../nbs/50_graph.ipynb #87c2abd9
+# %% ../nbs/50_graph.ipynb #7c916f87
 class OperationType(str, Enum):
     CONV2D = 'conv2d'; CONV2D_DEPTHWISE = 'conv2d_depthwise'; CONV2D_POINTWISE = 'conv2d_pointwise'
     LINEAR = 'linear'; MATMUL = 'matmul'
@@ -29,7 +29,9 @@ class OperationType(str, Enum):
     RELU = 'relu'; RELU6 = 'relu6'; SILU = 'silu'; GELU = 'gelu'; HARDSWISH = 'hardswish'; SIGMOID = 'sigmoid'
     MAXPOOL = 'maxpool'; AVGPOOL = 'avgpool'; ADAPTIVEAVGPOOL = 'adaptiveavgpool'
     ELEMENTWISE = 'elementwise'; SQUEEZE_EXCITE = 'squeeze_excite'; MULTIHEAD_ATTENTION = 'multihead_attention'
-    DROPOUT = 'dropout'; STOCHASTIC_DEPTH = 'stochastic_depth'; SOFTMAX = 'softmax'; UNKNOWN = 'unknown'
+    DROPOUT = 'dropout'; STOCHASTIC_DEPTH = 'stochastic_depth'; SOFTMAX = 'softmax'
+    VIEW = 'view'; NOOP = 'noop'; COPY = 'copy'; REDUCE = 'reduce'; NORM = 'norm'; ACTIVATION = 'activation'
+    UNKNOWN = 'unknown'
 
 OT = OperationType
 SWISH = OT.SILU      # SiLU and Swish are the same function
@@ -80,25 +82,77 @@ def default_input(name:Optional[str]=None) -> torch.Tensor:
     size = 299 if name and 'inception' in name else 224
     return torch.randn(1, 3, size, size)
 
-# %% ../nbs/50_graph.ipynb #5ba1fb69
-_FN = {
-    **{
-        k: OT.ELEMENTWISE
-        for k in ('add', 'iadd', 'sub', 'isub', 'mul', 'imul', 'truediv', 'div', 'add_', 'mul_')
-    }, 'relu': OT.RELU, 'relu_': OT.RELU, 'relu6': OT.RELU6, 'hardtanh': OT.RELU6, 'hardtanh_': OT.RELU6,
-    'silu': OT.SILU, 'silu_': OT.SILU, 'gelu': OT.GELU, 'hardswish': OT.HARDSWISH, 'hardswish_': OT.HARDSWISH,
-    'sigmoid': OT.SIGMOID, 'hardsigmoid': OT.SIGMOID, 'max_pool2d': OT.MAXPOOL, 'avg_pool2d': OT.AVGPOOL,
-    'adaptive_avg_pool2d': OT.ADAPTIVEAVGPOOL, 'dropout': OT.DROPOUT, 'stochastic_depth': OT.STOCHASTIC_DEPTH,
-    'scaled_dot_product_attention': OT.MULTIHEAD_ATTENTION, 'matmul': OT.MATMUL, 'bmm': OT.MATMUL,
-    'mm': OT.MATMUL, 'linear': OT.LINEAR, 'addmm': OT.LINEAR, 'conv2d': OT.CONV2D, 'convolution': OT.CONV2D,
-    'conv1d': OT.CONV2D, 'einsum': OT.MATMUL,
-    'softmax': OT.SOFTMAX, '_softmax': OT.SOFTMAX, 'layer_norm': OT.LAYERNORM, 'batch_norm': OT.BATCHNORM,
-    '_native_batch_norm_legit_no_training': OT.BATCHNORM
+# %% ../nbs/50_graph.ipynb #ace2168d
+def _each(t:OperationType, names:str) -> dict:
+    "Each of the space-separated `names`, typed `t`."
+    return {n: t for n in names.split()}
+
+# %% ../nbs/50_graph.ipynb #7c5e34d0
+_GROUPS = {  # functions and ATen ops by what they do
+    **_each(OT.ELEMENTWISE, 'add iadd sub isub mul imul truediv div rsub neg abs pow rsqrt sqrt exp exp2 log log2 '
+            'log1p expm1 sin cos erf erfc clamp clamp_min clamp_max clip floor ceil round trunc sign reciprocal '
+            'square minimum maximum where masked_fill lt le gt ge eq ne logical_and logical_or logical_not logical_xor '
+            '__and__ __or__ __xor__ __invert__ and_ or_ xor invert bitwise_and bitwise_or bitwise_not bitwise_xor '
+            'floordiv floor_divide mod remainder fmod lerp addcmul addcdiv triu tril isnan isinf nan_to_num '
+            'true_divide copysign hypot atan2'),
+    **_each(OT.ACTIVATION, 'leaky_relu elu celu selu prelu _prelu_kernel rrelu tanh mish softplus softsign '
+            'tanhshrink hardshrink softshrink logsigmoid log_sigmoid glu threshold'),
+    **_each(OT.COPY, 'cat concat concatenate stack hstack vstack pad constant_pad_nd reflection_pad1d reflection_pad2d '
+            'replication_pad1d replication_pad2d contiguous clone to _to_copy type_as float half bfloat16 double int '
+            'long bool type repeat repeat_interleave tile roll flip index_select gather index index_put scatter '
+            'scatter_add masked_select masked_scatter embedding interpolate upsample_nearest2d upsample_bilinear2d '
+            'upsample_nearest1d _unsafe_index pixel_shuffle pixel_unshuffle channel_shuffle native_channel_shuffle '
+            'copy_ fill_ zero_ arange zeros ones full empty new_ones new_zeros new_full new_empty new_tensor '
+            'zeros_like ones_like full_like empty_like rand randn randint rand_like randn_like tensor as_tensor '
+            'one_hot unfold '
+            'im2col col2im grid_sampler grid_sample affine_grid linspace flat_apply wrap_with_set_grad_enabled '
+            'wrap_with_autocast'),
+    **_each(OT.REDUCE, 'mean sum amax amin max min var std var_mean std_mean norm linalg_vector_norm cumsum cumprod '
+            'logsumexp argmax argmin prod all any topk sort argsort median count_nonzero'),
+    **_each(OT.NORM, 'group_norm native_group_norm rms_norm instance_norm local_response_norm normalize'),
+    **_each(OT.VIEW, 'view reshape flatten permute transpose expand expand_as view_as getitem unsqueeze squeeze split '
+            'split_with_sizes tensor_split chunk unflatten unbind t T mT detach alias select slice narrow as_strided '
+            'movedim moveaxis swapaxes swapdims diagonal real imag _unsafe_view view_as_real view_as_complex '
+            'lift_fresh_copy'),
+    **_each(OT.NOOP, 'size sym_size numel dim getattr _assert _assert_async _assert_tensor_metadata '
+            '_assert_scalar sym_constrain_range_for_size _add_batch_dim _remove_batch_dim _vmap_increment_nesting '
+            '_vmap_decrement_nesting lazy_load_decompositions _set_grad_enabled _enter_autocast _exit_autocast '
+            'is_floating_point is_complex'),
 }
-VIEW_OPS = {
-    'view', 'reshape', 'flatten', 'permute', 'transpose', 'expand', 'size', 'getitem', 'getattr', 'unsqueeze',
-    'squeeze', 'split', 'chunk', 'unflatten', 't', 'detach', 'alias', 'dim'
-}  # no data moved ('contiguous', 'cat' copy)
+
+# %% ../nbs/50_graph.ipynb #0707bf0f
+_FN = {
+    **_GROUPS, 'relu': OT.RELU, 'relu6': OT.RELU6, 'hardtanh': OT.RELU6,
+    'silu': OT.SILU, 'gelu': OT.GELU, 'hardswish': OT.HARDSWISH,
+    'sigmoid': OT.SIGMOID, 'hardsigmoid': OT.SIGMOID, 'max_pool2d': OT.MAXPOOL, 'avg_pool2d': OT.AVGPOOL,
+    'max_pool1d': OT.MAXPOOL, 'avg_pool1d': OT.AVGPOOL, 'max_pool2d_with_indices': OT.MAXPOOL,
+    'adaptive_avg_pool2d': OT.ADAPTIVEAVGPOOL, 'adaptive_avg_pool1d': OT.ADAPTIVEAVGPOOL,
+    'adaptive_max_pool2d': OT.ADAPTIVEAVGPOOL, '_adaptive_avg_pool2d': OT.ADAPTIVEAVGPOOL,
+    'dropout': OT.DROPOUT, 'feature_dropout': OT.DROPOUT, 'dropout1d': OT.DROPOUT, 'dropout2d': OT.DROPOUT,
+    'alpha_dropout': OT.DROPOUT, 'stochastic_depth': OT.STOCHASTIC_DEPTH, 'drop_path': OT.STOCHASTIC_DEPTH,
+    'scaled_dot_product_attention': OT.MULTIHEAD_ATTENTION, 'matmul': OT.MATMUL, 'bmm': OT.MATMUL,
+    'mm': OT.MATMUL, 'baddbmm': OT.MATMUL, 'linear': OT.LINEAR, 'addmm': OT.LINEAR, 'conv2d': OT.CONV2D,
+    'convolution': OT.CONV2D, 'conv1d': OT.CONV2D, 'einsum': OT.MATMUL,
+    'softmax': OT.SOFTMAX, '_softmax': OT.SOFTMAX, 'log_softmax': OT.SOFTMAX, '_log_softmax': OT.SOFTMAX,
+    'layer_norm': OT.LAYERNORM, 'native_layer_norm': OT.LAYERNORM, 'batch_norm': OT.BATCHNORM,
+    '_native_batch_norm_legit_no_training': OT.BATCHNORM, '_native_batch_norm_legit': OT.BATCHNORM,
+}
+VIEW_OPS = {k for k, v in _FN.items() if v in (OT.VIEW, OT.NOOP)}     # nothing moved
+
+# %% ../nbs/50_graph.ipynb #1576241c
+_MODULES = {
+    **_each(OT.NOOP, 'Identity'), **_each(OT.VIEW, 'Flatten Unflatten'),
+    **_each(OT.ACTIVATION, 'LeakyReLU ELU CELU SELU PReLU RReLU Tanh Mish Softplus Softsign Tanhshrink Hardshrink '
+            'Softshrink LogSigmoid GLU Threshold'),
+    **_each(OT.NORM, 'GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm'),
+    **_each(OT.COPY, 'Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle PixelUnshuffle ChannelShuffle '
+            'ZeroPad1d ZeroPad2d ConstantPad1d ConstantPad2d ReflectionPad1d ReflectionPad2d ReplicationPad1d '
+            'ReplicationPad2d Embedding Unfold Fold'),
+    **_each(OT.DROPOUT, 'Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout'),
+    **_each(OT.SOFTMAX, 'LogSoftmax Softmax2d Softmin'),
+    'Hardtanh': OT.RELU6, 'MaxPool1d': OT.MAXPOOL, 'AvgPool1d': OT.AVGPOOL, 'AdaptiveAvgPool1d': OT.ADAPTIVEAVGPOOL,
+    'AdaptiveMaxPool1d': OT.ADAPTIVEAVGPOOL, 'AdaptiveMaxPool2d': OT.ADAPTIVEAVGPOOL,
+}
 
 def _module_types():
     m = {
@@ -115,19 +169,19 @@ def _module_types():
     except ImportError: pass
     return m
 
-# %% ../nbs/50_graph.ipynb #a2dfde49
+# %% ../nbs/50_graph.ipynb #8dc2a49a
 def _fn_name(target) -> str:
     if isinstance(target, str): return target
     if isinstance(target, torch._ops.OpOverload): return target._opname
     return getattr(target, '__name__', str(target))
 
-# %% ../nbs/50_graph.ipynb #60ab2da6
+# %% ../nbs/50_graph.ipynb #0ae35c1d
 def _conv_type(groups:int, cin:int, kh:int, kw:int) -> OperationType:
     if groups > 1 and groups == cin: return OT.CONV2D_DEPTHWISE
     if kh == kw == 1 and groups == 1: return OT.CONV2D_POINTWISE
     return OT.CONV2D
 
-# %% ../nbs/50_graph.ipynb #685fbbb4
+# %% ../nbs/50_graph.ipynb #cf48253d
 def _tensors(v) -> list[tuple[tuple, Any]]:
     "(shape, dtype) of every tensor in a node's shape metadata (`tensor_meta` from ShapeProp, or `val` from export)."
     if v is None: return []
@@ -135,25 +189,25 @@ def _tensors(v) -> list[tuple[tuple, Any]]:
     if hasattr(v, 'shape') and hasattr(v, 'dtype'): return [(tuple(v.shape), v.dtype)]
     return []
 
-# %% ../nbs/50_graph.ipynb #58bfa181
+# %% ../nbs/50_graph.ipynb #ef0f0297
 def _out(node) -> list[tuple[tuple, Any]]:
     return _tensors(node.meta.get('tensor_meta', node.meta.get('val')))
 
-# %% ../nbs/50_graph.ipynb #85a08627
+# %% ../nbs/50_graph.ipynb #1bb779be
 def _nbytes(ts) -> float:
     "Bytes of the tensors `ts` ((shape, dtype) pairs), whatever their dtype: bool masks, complex, fp8 included."
     return float(sum(math.prod(s) * d.itemsize for s, d in ts))
 
-# %% ../nbs/50_graph.ipynb #c3a46882
+# %% ../nbs/50_graph.ipynb #9b61150c
 def _numel(ts) -> int: return sum(math.prod(s) for s, d in ts)
 _ACT_FLOPS = {OT.RELU: 1, OT.RELU6: 2, OT.SILU: 4, OT.GELU: 8, OT.HARDSWISH: 4, OT.SIGMOID: 4}
 
-# %% ../nbs/50_graph.ipynb #c4d9c9e8
+# %% ../nbs/50_graph.ipynb #61d9a42d
 def _gemm_flops(op:Op, m:int, n:int, k:int, batch:int=1):
     op.mac_flops = op.flops = 2. * batch * m * n * k
     op.params.update(m=batch*m, n=n, k=k)
 
-# %% ../nbs/50_graph.ipynb #15857ccd
+# %% ../nbs/50_graph.ipynb #6f4c3853
 def _einsum_mnkb(eq:str, shapes:list) -> Optional[tuple]:
     "(m, n, k, batch) of a two-operand `einsum` as the GEMM it is, or None for other forms."
     lhs, arrow, out = eq.replace(' ', '').partition('->')
@@ -165,7 +219,7 @@ def _einsum_mnkb(eq:str, shapes:list) -> Optional[tuple]:
     n_of = lambda cs: math.prod(size[c] for c in cs)
     return n_of((a - b) & o), n_of((b - a) & o), n_of((a & b) - o), n_of(a & b & o)
 
-# %% ../nbs/50_graph.ipynb #1a62b1a6
+# %% ../nbs/50_graph.ipynb #ea09a1d2
 def _fill(op:Op, mod, args:list, ins, outs, weights:list):
     "FLOPs, bytes and parameters of `op` from its module (or None), positional args, input and output tensors."
     t, out_n = op.op_type, _numel(outs)
@@ -223,23 +277,29 @@ def _fill(op:Op, mod, args:list, ins, outs, weights:list):
             first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
             if k is not None: op.params.update(kernel=first(k), stride=first(s))
     elif t == OT.ELEMENTWISE: op.flops = float(out_n)
-    elif t == OT.UNKNOWN and op.kind in VIEW_OPS:
-        op.bytes_in = op.bytes_out = 0.; op.params['view'] = True
+    elif t in (OT.VIEW, OT.NOOP):
+        op.bytes_in = op.bytes_out = 0.
+        if t == OT.VIEW: op.params['view'] = True
+    elif t == OT.COPY and op.kind in ('embedding', 'Embedding'):       # reads the rows it gathers, not the table
+        op.bytes_weights = op.bytes_out
+    elif t == OT.REDUCE: op.flops = float(_numel(ins[:1]))
+    elif t == OT.NORM: op.flops = 5. * out_n
+    elif t == OT.ACTIVATION: op.flops = 4. * out_n
 
-# %% ../nbs/50_graph.ipynb #a099bedd
+# %% ../nbs/50_graph.ipynb #4b02f3c6
 def call_args(x) -> tuple[tuple, dict]:
     "The positional and keyword arguments the example input `x` stands for (a tensor, a tuple/list, or a dict)."
     if isinstance(x, dict): return (), dict(x)
     if isinstance(x, (tuple, list)): return tuple(x), {}
     return (x,), {}
 
-# %% ../nbs/50_graph.ipynb #56b0b4df
+# %% ../nbs/50_graph.ipynb #736f886b
 def call(model, x):
     "Run `model` on the example input `x` (see `call_args`)."
     args, kw = call_args(x)
     return model(*args, **kw)
 
-# %% ../nbs/50_graph.ipynb #8f9427ed
+# %% ../nbs/50_graph.ipynb #22b97726
 def input_shapes(x):
     "The shape of `x` for reports: a tensor's shape, a tuple of shapes, or a dict of keyword -> shape."
     shape = lambda t: tuple(t.shape) if hasattr(t, 'shape') else t
@@ -247,19 +307,19 @@ def input_shapes(x):
     if kw: return {k: shape(v) for k, v in kw.items()}
     return shape(args[0]) if len(args) == 1 else tuple(shape(a) for a in args)
 
-# %% ../nbs/50_graph.ipynb #5eae0c76
+# %% ../nbs/50_graph.ipynb #98cc7634
 class _Tracer(fx.Tracer):
     def __init__(self, leaves): super().__init__(); self.leaves = leaves
     def is_leaf_module(self, m, qualname): return isinstance(m, self.leaves) or super().is_leaf_module(m, qualname)
 
-# %% ../nbs/50_graph.ipynb #2c25b75a
+# %% ../nbs/50_graph.ipynb #9e6117f5
 class TensorOutputs(nn.Module):
     "`model`, returning only the tensors of its output (caches and other objects dropped), for `torch.export`."
     def __init__(self, model:nn.Module): super().__init__(); self.model = model
     def forward(self, *args, **kwargs):
         return tuple(t for t in pytree.tree_leaves(self.model(*args, **kwargs)) if isinstance(t, torch.Tensor))
 
-# %% ../nbs/50_graph.ipynb #c1f2d054
+# %% ../nbs/50_graph.ipynb #524ac279
 @contextlib.contextmanager
 def quiet():
     "Silence torch's loggers, Python warnings and stderr prints (export's log dump) for the duration."
@@ -274,14 +334,30 @@ def quiet():
     finally:
         for l, v in zip(loggers, levels): l.setLevel(v)
 
-# %% ../nbs/50_graph.ipynb #a3123d56
+# %% ../nbs/50_graph.ipynb #cbacefe9
 def _first_line(e:Exception) -> str:
     "`Type: first line of the message`, at most 300 characters."
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
 
-# %% ../nbs/50_graph.ipynb #c016641b
+# %% ../nbs/50_graph.ipynb #5d2f5790
+def _exported(ep, tracer:str='exported') -> tuple[fx.GraphModule, str, set]:
+    "(graph module, tracer, weight placeholders) of an ExportedProgram."
+    sig = ep.graph_signature
+    consts = getattr(sig, 'inputs_to_lifted_tensor_constants', {}) or {}
+    return ep.graph_module, tracer, set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(consts)
+
+# %% ../nbs/50_graph.ipynb #bc37e3e5
+def _example_of(model, name:Optional[str]):
+    "The example input of an ExportedProgram (its own), else the usual input of the model `name`."
+    if isinstance(model, torch.export.ExportedProgram) and model.example_inputs is not None:
+        args, kw = model.example_inputs
+        return kw if kw and not args else args[0] if len(args) == 1 and not kw else args
+    return default_input(name)
+
+# %% ../nbs/50_graph.ipynb #a472b91b
 def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
     "(graph module with shapes, tracer used, names of parameter placeholders) for the example input `x`."
+    if isinstance(model, torch.export.ExportedProgram): return _exported(model)
     leaves = tuple(k for k, v in _module_types().items() if v in (OT.SQUEEZE_EXCITE, OT.STOCHASTIC_DEPTH))
     args, kw = call_args(x)
     fx_err = 'keyword inputs' if kw else None
@@ -293,15 +369,14 @@ def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
         except Exception as e: fx_err = _first_line(e)
     try:
         with quiet(): ep = torch.export.export(TensorOutputs(model), args, kw, strict=False)
-        sig = ep.graph_signature
-        return ep.graph_module, 'export', set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers)
+        return _exported(ep, 'export')
     except Exception as ex_err:
         raise ModelError(
             f"Could not trace {type(model).__name__}: torch.fx failed ({fx_err}); torch.export failed too "
             f"({_first_line(ex_err)}). Make the forward traceable (no Python control flow on tensor values), "
             "or pass a torch.fx.GraphModule.") from None
 
-# %% ../nbs/50_graph.ipynb #7e36e194
+# %% ../nbs/50_graph.ipynb #f26b8384
 @dataclass
 class Graph:
     "A model's ops in execution order, with who consumes whom (for fusion)."
@@ -322,16 +397,19 @@ class Graph:
     @property
     def flops(self) -> float: return sum(o.flops for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #a69d6550
+# %% ../nbs/50_graph.ipynb #8c03c81f
 def _classify(node, mod) -> tuple[OperationType, str]:
+    "(type, kind) of an FX node: modules by class, then by class name; functions by name, in-place ones as the rest."
     if mod is not None:
         if isinstance(mod, nn.Conv2d): return _conv_type(mod.groups, mod.in_channels, *mod.kernel_size), 'Conv2d'
         if isinstance(mod, nn.Conv1d): return _conv_type(mod.groups, mod.in_channels, 1, mod.kernel_size[0]), 'Conv1d'
-        return _module_types().get(type(mod), OT.UNKNOWN), type(mod).__name__
+        k = type(mod).__name__
+        return _module_types().get(type(mod)) or _MODULES.get(k, OT.UNKNOWN), k
     name = _fn_name(node.target)
-    return _FN.get(name, OT.UNKNOWN), name
+    inplace = name[:-1] if name.endswith('_') and not name.endswith('__') else name
+    return _FN.get(name) or _FN.get(inplace, OT.UNKNOWN), name
 
-# %% ../nbs/50_graph.ipynb #abc815e3
+# %% ../nbs/50_graph.ipynb #9991c8d7
 _CONV_TYPES = (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE)
 
 def _arg_nodes(node) -> list:
@@ -341,35 +419,47 @@ def _arg_nodes(node) -> list:
     fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
     return out
 
-# %% ../nbs/50_graph.ipynb #c70a1317
+# %% ../nbs/50_graph.ipynb #41351466
 def _operands(node, weights_ph:set) -> tuple[list, list]:
     "(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order."
     nodes = _arg_nodes(node)
     is_w = lambda a: a.name in weights_ph or a.op == 'get_attr'
     return [t for a in nodes if not is_w(a) for t in _out(a)], [t for a in nodes if is_w(a) for t in _out(a)]
 
-# %% ../nbs/50_graph.ipynb #5602a42b
+# %% ../nbs/50_graph.ipynb #a8c1ccd7
 def _conv_operands(node) -> tuple[list, list]:
     "([input], [weight, bias]) of a functional convolution, by position."
     meta = [_out(a)[:1] if isinstance(a, fx.Node) else [] for a in list(node.args[:3]) + [None] * 3][:3]
     return meta[0], meta[1] + meta[2]
 
-# %% ../nbs/50_graph.ipynb #945c39c4
+# %% ../nbs/50_graph.ipynb #ff6c5669
 def _kernel(w:tuple) -> tuple[int, int]:
     "(kh, kw) of a convolution weight: (out, in/groups, kh, kw) for 2-D, (out, in/groups, k) for 1-D as (1, k)."
     return (w[2], w[3]) if len(w) >= 4 else (1, w[2]) if len(w) == 3 else (1, 1)
 
-# %% ../nbs/50_graph.ipynb #9435a187
-def extract(model, # an nn.Module, a GraphModule or a torchvision model name
-            example_input=None, # the input to trace with (default: the model's usual input, batch 1)
+# %% ../nbs/50_graph.ipynb #c5f698e8
+_CASTS = {'to', 'type_as', 'float', 'half', 'bfloat16', 'double', 'int', 'long', 'bool', 'type', '_to_copy'}
+
+def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
+    "The type of a node given what it read and produced (see above)."
+    if not outs and t not in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return OT.NOOP
+    if t == OT.REDUCE and kind in ('max', 'min', 'maximum', 'minimum') and len(ins) >= 2: return OT.ELEMENTWISE
+    if t == OT.COPY and kind in _CASTS and ins and ins[0] == outs[0]: return OT.VIEW
+    return t
+
+# %% ../nbs/50_graph.ipynb #ace5b22a
+def extract(model, # an nn.Module, a GraphModule, a torch.export.ExportedProgram or a torchvision model name
+            example_input=None, # a tensor, tuple or dict of keyword tensors (default: the model's usual input)
             name:Optional[str]=None, # the name reports use (default: the model name or class)
            ) -> Graph:
-    "The ops of `model` (an nn.Module, a GraphModule or a torchvision model name) with shapes, FLOPs and bytes."
+    "The ops of `model` with shapes, FLOPs and bytes."
     if isinstance(model, str): name, model = model, load_model(model)
-    if not isinstance(model, nn.Module):
-        raise ModelError(f"Expected an nn.Module, a GraphModule or a model name, not {type(model).__name__}.")
-    model.eval()
-    x = example_input if example_input is not None else default_input(name)
+    exported = isinstance(model, torch.export.ExportedProgram)
+    if not (exported or isinstance(model, nn.Module)):
+        raise ModelError(f"Expected an nn.Module, a GraphModule, an ExportedProgram or a model name, "
+                         f"not {type(model).__name__}.")
+    if not exported: model.eval()
+    x = example_input if example_input is not None else _example_of(model, name)
     gm, tracer, weights_ph = trace(model, x)
     mods = dict(gm.named_modules())
     ops, producer = [], {}
@@ -383,6 +473,7 @@ def extract(model, # an nn.Module, a GraphModule or a torchvision model name
             ins, wts = _conv_operands(node)
             if ins and wts: t = _conv_type(node.args[6] if len(node.args) > 6 else 1, ins[0][0][1], *_kernel(wts[0][0]))
         outs = _out(node)
+        t = _retype(t, kind, ins, outs)
         op = Op(name=node.name, op_type=t, kind=kind, input_shapes=[s for s, _ in ins],
                 output_shape=outs[0][0] if outs else None,
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target))
@@ -397,7 +488,7 @@ def extract(model, # an nn.Module, a GraphModule or a torchvision model name
     return Graph(model=name or type(model).__name__, ops=ops, tracer=tracer, input_shape=input_shapes(x),
                  users=users, first_input=first)
 
-# %% ../nbs/50_graph.ipynb #ee4512b5
+# %% ../nbs/50_graph.ipynb #46edb3e4
 def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tensors, or a dict of keyword tensors
     "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` for one forward pass."
     from torch.utils.flop_counter import FlopCounterMode
@@ -405,7 +496,7 @@ def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tenso
         call(model, x)  # no fused MHA fast path: every op counted
     return fc.get_total_flops()
 
-# %% ../nbs/50_graph.ipynb #c1bfb44d
+# %% ../nbs/50_graph.ipynb #ab7a86d5
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -428,14 +519,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #934f9328
+# %% ../nbs/50_graph.ipynb #133a17df
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #192f01bc
+# %% ../nbs/50_graph.ipynb #b5542a40
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -449,7 +540,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #db9af3a5
+# %% ../nbs/50_graph.ipynb #e222e80b
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id

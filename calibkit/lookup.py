@@ -161,11 +161,21 @@ def class_entries(self:CalibrationLookup, primitive:str, cls:str, precision:str)
         self._cache[k] = sorted(rows)
     return self._cache[k]
 
-# %% ../nbs/60_lookup.ipynb #6084ab3e
+# %% ../nbs/60_lookup.ipynb #7f4bf3ff
+_BORROW = {  # operator classes without entries of their own, and the calibrated classes that do their kind of work
+    **{a: ['relu'] for a in ('leaky_relu', 'leakyrelu', 'elu', 'celu', 'selu', 'prelu', 'rrelu', 'threshold',
+                             'hardshrink', 'softshrink')},
+    **{a: ['sigmoid', 'gelu'] for a in ('tanh', 'logsigmoid', 'log_sigmoid', 'softsign', 'tanhshrink', 'glu')},
+    **{a: ['silu', 'gelu'] for a in ('mish', 'softplus')},
+    'copy': ['add'], 'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
+}
+
+# %% ../nbs/60_lookup.ipynb #ec8cc2ea
 def class_fallbacks(cls:str) -> list[str]:
     """Convolution classes to borrow from when `cls` has no calibration entries, nearest first: the same alignment
     with another stride or kernel, then the other alignments (a profile made before the alignment classes existed
     has only the aligned ones); a grouped convolution may last borrow from a regular one."""
+    if cls in _BORROW: return _BORROW[cls]
     if re.fullmatch(r'(max|avg)\d+s\d+',
                     cls):  # pooling windows: the nearest calibrated window of the kind, then a global pool
         return [c for c in (('max3s2', 'max3s1') if cls.startswith('max') else ('avg2s2', 'adaptive')) if c != cls] + \
@@ -182,7 +192,7 @@ def class_fallbacks(cls:str) -> list[str]:
                 if c != cls and c not in out: out.append(c)
     return out
 
-# %% ../nbs/60_lookup.ipynb #b7d6df7b
+# %% ../nbs/60_lookup.ipynb #fe167145
 def first_calibrated(cls:str, rows_of) -> tuple[Optional[list], Optional[str]]:
     "(rows, class) of `cls` if `rows_of(cls)` has any, else of its nearest fallback class that has; (None, None)."
     for c in [cls] + class_fallbacks(cls):

@@ -1,0 +1,189 @@
+"""Capture over a zoo of models users bring (issue 12): does calibkit capture each model, count its FLOPs as
+`torch.utils.flop_counter.FlopCounterMode` does (within 1%), type its ops (UNKNOWN at most 1% of them), and how long
+does `coverage.analyze` take?
+
+Sources: every torchvision classification model; a seeded random sample of timm models (none skipped for being
+awkward); Hugging Face transformers built from their configs (weights random); torchvision detection and
+segmentation models; and each of those again as a `torch.export.ExportedProgram` where it exports.
+
+Each model runs in its own process with a time limit, so one that hangs or exhausts memory is a failure with its
+reason, not the end of the run. Prints one table per source, then every failure.
+
+    python perf/zoo.py                       # everything (about an hour on 2 cores)
+    python perf/zoo.py --sources torchvision,hf --timm 0
+    python perf/zoo.py --timm 120 --seed 12 --sources timm
+"""
+import argparse, multiprocessing as mp, random, statistics, time, warnings
+
+SOURCES = ('torchvision', 'timm', 'hf', 'detection', 'segmentation', 'exported')
+
+
+def hf_models() -> dict:
+    "Hugging Face architectures as their configs build them; the 7B-class defaults made 1B-class (RAM of this box)."
+    import transformers as T
+    text = lambda n=128: {'input_ids': ('long', (1, n)), 'attention_mask': ('ones', (1, n))}
+    big = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+               num_key_value_heads=4)                                   # TinyLlama-1.1B's shape
+    return {
+        'bert': (lambda: T.BertModel(T.BertConfig()), text()),
+        'distilbert': (lambda: T.DistilBertModel(T.DistilBertConfig()), text()),
+        'roberta': (lambda: T.RobertaModel(T.RobertaConfig()), text()),
+        'albert': (lambda: T.AlbertModel(T.AlbertConfig()), text()),
+        'gpt2': (lambda: T.GPT2Model(T.GPT2Config()), text()),
+        'llama': (lambda: T.LlamaModel(T.LlamaConfig(**big)), text()),
+        'mistral': (lambda: T.MistralModel(T.MistralConfig(**big)), text()),
+        't5': (lambda: T.T5Model(T.T5Config()), {**text(), 'decoder_input_ids': ('long', (1, 16))}),
+        'bart': (lambda: T.BartModel(T.BartConfig()), text()),
+        'vit': (lambda: T.ViTModel(T.ViTConfig()), {'pixel_values': ('randn', (1, 3, 224, 224))}),
+        'whisper_encoder': (lambda: T.WhisperModel(T.WhisperConfig()).get_encoder(),
+                            {'input_features': ('randn', (1, 80, 3000))}),
+    }
+
+
+def make_input(spec):
+    import torch
+    if isinstance(spec, dict): return {k: make_input(v) for k, v in spec.items()}
+    kind, shape = spec
+    return {'long': lambda: torch.randint(0, 1000, shape), 'ones': lambda: torch.ones(shape, dtype=torch.long),
+            'randn': lambda: torch.randn(shape)}[kind]()
+
+
+def build(source: str, name: str):
+    "(model, example input) of `name` from `source`."
+    import torch, torchvision
+    if source in ('torchvision', 'segmentation', 'detection'):
+        from calibkit.graph import load_model, default_input
+        m = torchvision.models.get_model(name, weights=None, weights_backbone=None) \
+            if source == 'detection' else load_model(name)
+        x = torch.randn(1, 3, 320, 320) if source == 'detection' else default_input(name)
+        if source == 'segmentation': x = torch.randn(1, 3, 520, 520)
+        return m.eval(), (([x[0]],) if source == 'detection' else x)     # a detector takes a list of images
+    if source == 'timm':
+        import timm
+        m = timm.create_model(name, pretrained=False).eval()
+        size = (m.pretrained_cfg or {}).get('input_size', (3, 224, 224))
+        return m, torch.randn(1, *size)
+    if source == 'hf':
+        f, spec = hf_models()[name]
+        return f().eval(), make_input(spec)
+    raise ValueError(source)
+
+
+def one(source: str, name: str, exported: bool, out: mp.Queue):
+    "Capture `name`, count its FLOPs both ways, time `coverage.analyze`; put a result row on `out`."
+    warnings.filterwarnings('ignore')
+    row = dict(source=source + (' (ExportedProgram)' if exported else ''), model=name, captured=False)
+    try:
+        import torch
+        from calibkit.graph import extract, reference_flops, OT, call_args, quiet
+        from calibkit.coverage import analyze
+        from calibkit.registry import resolve
+        torch.set_num_threads(2)
+        m, x = build(source, name)
+        row['ref_flops'] = reference_flops(m, x)
+        target = m
+        if exported:
+            args, kw = call_args(x)
+            with quiet(): target = torch.export.export(m, args, kw, strict=False)
+        t0 = time.perf_counter()
+        g = extract(target, x, name)
+        row.update(captured=True, ops=len(g), unknown=sum(o.op_type == OT.UNKNOWN for o in g.ops),
+                   unknown_kinds=sorted({o.kind for o in g.ops if o.op_type == OT.UNKNOWN})[:8],
+                   flops=g.mac_flops, extract_s=time.perf_counter() - t0)
+        cal = resolve(CALIBRATION)[0]
+        t0 = time.perf_counter()
+        analyze(g, cal)
+        row['analyze_s'] = time.perf_counter() - t0 + row['extract_s']
+    except BaseException as e:
+        row['error'] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:200]
+    out.put(row)
+
+
+CALIBRATION = None
+
+
+def run(source, name, exported, timeout):
+    q = mp.Queue()
+    p = mp.Process(target=one, args=(source, name, exported, q))
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.kill(); p.join()
+        return dict(source=source + (' (ExportedProgram)' if exported else ''), model=name, captured=False,
+                    error=f"timeout after {timeout} s")
+    try: return q.get(timeout=5)
+    except Exception: return dict(source=source, model=name, captured=False, error=f"process died ({p.exitcode})")
+
+
+def names(source, a) -> list:
+    import torchvision
+    tv = torchvision.models
+    if source == 'torchvision': return tv.list_models(module=tv)
+    if source == 'segmentation': return tv.list_models(module=tv.segmentation)
+    if source == 'detection': return tv.list_models(module=tv.detection)
+    if source == 'hf': return list(hf_models())
+    if source == 'timm':
+        import timm
+        return sorted(random.Random(a.seed).sample(timm.list_models(), a.timm)) if a.timm else []
+    return []
+
+
+def flops_ok(r) -> bool:
+    ref = r.get('ref_flops')
+    return r['flops'] == 0 if not ref else abs(r['flops'] / ref - 1) <= 0.01
+
+
+def problem(r):
+    "Why `r` misses a target, or None."
+    if not r['captured']: return r.get('error', 'not captured')
+    if not flops_ok(r): return f"FLOPs {r['flops']:.4g} against FlopCounterMode's {r.get('ref_flops', 0):.4g}"
+    if r['unknown'] > 0.01 * r['ops']: return f"{r['unknown']}/{r['ops']} UNKNOWN: {', '.join(r['unknown_kinds'])}"
+    return None
+
+
+def table(rows):
+    ok = [r for r in rows if r['captured']]
+    within = [r for r in ok if flops_ok(r)]
+    typed = [r for r in ok if r['unknown'] <= 0.01 * max(r['ops'], 1)]
+    times = [r['analyze_s'] for r in ok if 'analyze_s' in r]
+    pct = lambda a, b: f"{len(a)}/{len(b)} ({100 * len(a) / len(b):.0f}%)" if b else '-'
+    return dict(tried=len(rows), captured=pct(ok, rows), flops_within_1pct=pct(within, ok), ops_typed=pct(typed, ok),
+                unknown_ops=f"{sum(r['unknown'] for r in ok)}/{sum(r['ops'] for r in ok)}",
+                median_analyze_s=f"{statistics.median(times):.2f}" if times else '-',
+                max_analyze_s=f"{max(times):.2f}" if times else '-')
+
+
+def main():
+    global CALIBRATION
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--sources', default=','.join(SOURCES), help=f"comma-separated among {', '.join(SOURCES)}")
+    ap.add_argument('--timm', type=int, default=120, help='how many timm models to sample (0: none)')
+    ap.add_argument('--seed', type=int, default=12, help='the timm sample seed')
+    ap.add_argument('--timeout', type=int, default=300, help='seconds per model')
+    ap.add_argument('--hardware', default='amd_epyc_2cpu', help='registry id or profile for coverage.analyze')
+    ap.add_argument('--limit', type=int, default=0, help='at most this many models per source (0: all)')
+    a = ap.parse_args()
+    CALIBRATION = a.hardware
+    srcs = [s for s in a.sources.split(',') if s]
+    rows = []
+    for src in [s for s in srcs if s != 'exported']:
+        todo = names(src, a)[:a.limit or None]
+        print(f"{src}: {len(todo)} models", flush=True)
+        for n in todo:
+            rows.append(run(src, n, False, a.timeout))
+            if 'exported' in srcs and src in ('torchvision', 'timm', 'hf'):
+                rows.append(run(src, n, True, a.timeout))
+            r = rows[-1]
+            print(f"  {n:<40} {'ok' if r['captured'] else r.get('error', '')[:90]}", flush=True)
+    import pandas as pd
+    by = {}
+    for r in rows: by.setdefault(r['source'], []).append(r)
+    print('\n' + pd.DataFrame({s: table(rs) for s, rs in by.items()}).T.to_string())
+    bad = [(r, problem(r)) for r in rows if problem(r)]
+    if bad:
+        print('\nNot captured, FLOPs off by more than 1%, or more than 1% UNKNOWN ops:')
+        for r, why in bad: print(f"  {r['source']:<28} {r['model']:<40} {why}")
+
+
+if __name__ == '__main__':
+    main()
