@@ -309,7 +309,7 @@ def plot(self:CoverageReport, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/61_coverage.ipynb #c09059ac
+# %% ../nbs/61_coverage.ipynb #a2fba2af
 def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
             precision:str='fp32', # the precision the model runs at
@@ -328,6 +328,9 @@ def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision mod
         warns.append(
             f"this calibration has no {precision} results (it has {', '.join(lk.precisions) or 'none'}): every op is "
             f"MISSING; calibrate {precision} or analyse at one of those")
+    if g.uncaptured:
+        warns.append(f"not captured (no tracer takes them; their share of the latency is unknown): "
+                     f"{'; '.join(g.uncaptured)}")
     ops = [cover_op(o, lk, precision, sub_of[o.name]) for o in g.ops]
     m = cal.metadata
     return CoverageReport(model=g.model, hardware=hw, power_mode=m.power_mode or 'default',

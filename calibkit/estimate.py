@@ -233,7 +233,7 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         e.entry += ' + in-sequence'
     return e
 
-# %% ../nbs/62_estimate.ipynb #b9cd7501
+# %% ../nbs/62_estimate.ipynb #f15d1841
 @dataclass
 class Estimate:
     "Estimated latency of a model, per op and per subgraph."
@@ -284,6 +284,9 @@ class Estimate:
             '  top types:  ' + ', '.join(f"{t} {v:.2f} ms"
                                          for t, v in sorted(by_t.items(), key=lambda x: -x[1])[:6])
         ]
+        if self.graph is not None and self.graph.uncaptured:
+            lines.append("  ⚠ not in the total (not captured; their latency is unknown): " +
+                         '; '.join(self.graph.uncaptured))
         return '\n'.join(lines)
 
 # %% ../nbs/62_estimate.ipynb #b4aa72a2
