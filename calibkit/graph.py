@@ -89,7 +89,7 @@ def _each(t:OperationType, names:str) -> dict:
     "Each of the space-separated `names`, typed `t`."
     return {n: t for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #7c5e34d0
+# %% ../nbs/50_graph.ipynb #2a565ff7
 _GROUPS = {  # functions and ATen ops by what they do
     **_each(OT.ELEMENTWISE, 'add iadd sub isub mul imul truediv div rsub neg abs pow rsqrt sqrt exp exp2 log log2 '
             'log1p expm1 sin cos erf erfc clamp clamp_min clamp_max clip floor ceil round trunc sign reciprocal '
@@ -112,7 +112,8 @@ _GROUPS = {  # functions and ATen ops by what they do
     **_each(OT.REDUCE, 'mean sum amax amin max min var std var_mean std_mean norm linalg_vector_norm cumsum cumprod '
             'logsumexp argmax argmin prod all any topk sort argsort median count_nonzero'),
     **_each(OT.NORM, 'group_norm native_group_norm rms_norm instance_norm local_response_norm normalize'),
-    **_each(OT.VIEW, 'view reshape flatten permute transpose expand expand_as view_as getitem unsqueeze squeeze split '
+    **_each(OT.VIEW, 'view reshape reshape_as flatten permute transpose expand expand_as view_as getitem unsqueeze '
+            'squeeze split '
             'split_with_sizes tensor_split chunk unflatten unbind t T mT detach alias select slice narrow as_strided '
             'movedim moveaxis swapaxes swapdims diagonal real imag _unsafe_view view_as_real view_as_complex '
             'lift_fresh_copy'),
@@ -122,7 +123,7 @@ _GROUPS = {  # functions and ATen ops by what they do
             'is_floating_point is_complex'),
 }
 
-# %% ../nbs/50_graph.ipynb #0707bf0f
+# %% ../nbs/50_graph.ipynb #7f89eee6
 _FN = {
     **_GROUPS, 'relu': OT.RELU, 'relu6': OT.RELU6, 'hardtanh': OT.RELU6,
     'silu': OT.SILU, 'gelu': OT.GELU, 'hardswish': OT.HARDSWISH,
@@ -134,7 +135,8 @@ _FN = {
     'alpha_dropout': OT.DROPOUT, 'stochastic_depth': OT.STOCHASTIC_DEPTH, 'drop_path': OT.STOCHASTIC_DEPTH,
     'scaled_dot_product_attention': OT.MULTIHEAD_ATTENTION, 'matmul': OT.MATMUL, 'bmm': OT.MATMUL,
     'mm': OT.MATMUL, 'baddbmm': OT.MATMUL, 'linear': OT.LINEAR, 'addmm': OT.LINEAR, 'conv2d': OT.CONV2D,
-    'convolution': OT.CONV2D, 'conv1d': OT.CONV2D, 'einsum': OT.MATMUL,
+    'convolution': OT.CONV2D, 'conv1d': OT.CONV2D, 'conv_transpose2d': OT.CONV2D, 'conv_transpose1d': OT.CONV2D,
+    'einsum': OT.MATMUL,
     'softmax': OT.SOFTMAX, '_softmax': OT.SOFTMAX, 'log_softmax': OT.SOFTMAX, '_log_softmax': OT.SOFTMAX,
     'layer_norm': OT.LAYERNORM, 'native_layer_norm': OT.LAYERNORM, 'batch_norm': OT.BATCHNORM,
     '_native_batch_norm_legit_no_training': OT.BATCHNORM, '_native_batch_norm_legit': OT.BATCHNORM,
@@ -227,20 +229,27 @@ def _einsum_mnkb(eq:str, shapes:list) -> Optional[tuple]:
     n_of = lambda cs: math.prod(size[c] for c in cs)
     return n_of((a - b) & o), n_of((b - a) & o), n_of((a & b) - o), n_of(a & b & o)
 
-# %% ../nbs/50_graph.ipynb #99c57eab
+# %% ../nbs/50_graph.ipynb #81bb1dac
+def _fill_conv(op:Op, mod, ins, outs, weights:list):
+    "FLOPs and shape parameters of a convolution (1-D as height 1; transposed: every input pixel scatters a kernel)."
+    o, i, cin = outs[0][0], ins[0][0], ins[0][0][1]
+    (nb, co), (ho, wo) = o[:2], ((1, o[2]) if len(o) == 3 else o[2:4])       # a Conv1d is a conv of height 1
+    kh, kw = _kernel(weights[0][0]) if weights else (1, 1)
+    groups = mod.groups if mod is not None else op.params.get('groups', 1)
+    if 'transpose' in op.kind.lower():                                        # weight: (cin, cout/groups, kh, kw)
+        hi, wi = (1, i[2]) if len(i) == 3 else i[2:4]
+        op.mac_flops = 2. * nb * cin * hi * wi * (co // groups) * kh * kw
+    else: op.mac_flops = 2. * nb * co * ho * wo * (cin // groups) * kh * kw
+    op.flops = op.mac_flops + (nb * co * ho * wo if len(weights) > 1 else 0)
+    op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
+                     k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else None)
+
+# %% ../nbs/50_graph.ipynb #e11703f9
 def _fill(op:Op, mod, args:list, ins, outs, weights:list):
     "FLOPs, bytes and parameters of `op` from its module (or None), positional args, input and output tensors."
     t, out_n = op.op_type, _numel(outs)
     op.bytes_in, op.bytes_out, op.bytes_weights = _nbytes(ins), _nbytes(outs), _nbytes(weights)
-    if t in (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE) and outs and ins:
-        o, cin = outs[0][0], ins[0][0][1]
-        (nb, co), (ho, wo) = o[:2], ((1, o[2]) if len(o) == 3 else o[2:4])       # a Conv1d is a conv of height 1
-        kh, kw = _kernel(weights[0][0]) if weights else (1, 1)
-        groups = (mod.groups if mod is not None else (args[6] if len(args) > 6 else 1))
-        op.mac_flops = 2. * nb * co * ho * wo * (cin // groups) * kh * kw
-        op.flops = op.mac_flops + (nb * co * ho * wo if len(weights) > 1 else 0)
-        op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
-                         k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else None)
+    if t in _CONV_TYPES and outs and ins: _fill_conv(op, mod, ins, outs, weights)
     elif t == OT.LINEAR and ins and outs:
         x, o = ins[0][0], outs[0][0]
         _gemm_flops(op, math.prod(x[:-1]), o[-1], x[-1])
@@ -294,20 +303,20 @@ def _fill(op:Op, mod, args:list, ins, outs, weights:list):
     elif t == OT.NORM: op.flops = 5. * out_n
     elif t == OT.ACTIVATION: op.flops = 4. * out_n
 
-# %% ../nbs/50_graph.ipynb #ebe0e80c
+# %% ../nbs/50_graph.ipynb #d1578193
 def call_args(x) -> tuple[tuple, dict]:
     "The positional and keyword arguments the example input `x` stands for (a tensor, a tuple/list, or a dict)."
     if isinstance(x, dict): return (), dict(x)
     if isinstance(x, (tuple, list)): return tuple(x), {}
     return (x,), {}
 
-# %% ../nbs/50_graph.ipynb #2291e61c
+# %% ../nbs/50_graph.ipynb #d3cba138
 def call(model, x):
     "Run `model` on the example input `x` (see `call_args`)."
     args, kw = call_args(x)
     return model(*args, **kw)
 
-# %% ../nbs/50_graph.ipynb #f570222a
+# %% ../nbs/50_graph.ipynb #faa251b6
 def input_shapes(x):
     "The shape of `x` for reports: a tensor's shape, a tuple of shapes, or a dict of keyword -> shape."
     shape = lambda t: tuple(t.shape) if hasattr(t, 'shape') else t
@@ -315,19 +324,19 @@ def input_shapes(x):
     if kw: return {k: shape(v) for k, v in kw.items()}
     return shape(args[0]) if len(args) == 1 else tuple(shape(a) for a in args)
 
-# %% ../nbs/50_graph.ipynb #23bc356f
+# %% ../nbs/50_graph.ipynb #36dfb2a9
 class _Tracer(fx.Tracer):
     def __init__(self, leaves): super().__init__(); self.leaves = leaves
     def is_leaf_module(self, m, qualname): return isinstance(m, self.leaves) or super().is_leaf_module(m, qualname)
 
-# %% ../nbs/50_graph.ipynb #6f68a01e
+# %% ../nbs/50_graph.ipynb #4f0b553a
 class TensorOutputs(nn.Module):
     "`model`, returning only the tensors of its output (caches and other objects dropped), for `torch.export`."
     def __init__(self, model:nn.Module): super().__init__(); self.model = model
     def forward(self, *args, **kwargs):
         return tuple(t for t in pytree.tree_leaves(self.model(*args, **kwargs)) if isinstance(t, torch.Tensor))
 
-# %% ../nbs/50_graph.ipynb #6c5cffd5
+# %% ../nbs/50_graph.ipynb #2cd8b6a9
 @contextlib.contextmanager
 def quiet():
     "Silence torch's loggers, Python warnings and stderr prints (export's log dump) for the duration."
@@ -342,19 +351,19 @@ def quiet():
     finally:
         for l, v in zip(loggers, levels): l.setLevel(v)
 
-# %% ../nbs/50_graph.ipynb #58325fc5
+# %% ../nbs/50_graph.ipynb #2d224b8b
 def _first_line(e:Exception) -> str:
     "`Type: first line of the message`, at most 300 characters."
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
 
-# %% ../nbs/50_graph.ipynb #4695eee2
+# %% ../nbs/50_graph.ipynb #aacec347
 def _exported(ep, tracer:str='exported') -> tuple[fx.GraphModule, str, set]:
     "(graph module, tracer, weight placeholders) of an ExportedProgram."
     sig = ep.graph_signature
     consts = getattr(sig, 'inputs_to_lifted_tensor_constants', {}) or {}
     return ep.graph_module, tracer, set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(consts)
 
-# %% ../nbs/50_graph.ipynb #60484e9b
+# %% ../nbs/50_graph.ipynb #72a97fe1
 def _example_of(model, name:Optional[str]):
     "The example input of an ExportedProgram (its own), else the usual input of the model `name`."
     if isinstance(model, torch.export.ExportedProgram) and model.example_inputs is not None:
@@ -362,7 +371,7 @@ def _example_of(model, name:Optional[str]):
         return kw if kw and not args else args[0] if len(args) == 1 and not kw else args
     return default_input(name)
 
-# %% ../nbs/50_graph.ipynb #fa47bf78
+# %% ../nbs/50_graph.ipynb #faad0c81
 def _opaque(gm:fx.GraphModule) -> list[str]:
     "Names of the calls into model code that FX kept whole (functions wrapped with `torch.fx.wrap`)."
     is_model_code = lambda f: callable(f) and not isinstance(f, torch._ops.OpOverload) and \
@@ -370,7 +379,7 @@ def _opaque(gm:fx.GraphModule) -> list[str]:
     return sorted({_fn_name(n.target) for n in gm.graph.nodes if n.op == 'call_function' and is_model_code(n.target)}
                   - set(_FN))
 
-# %% ../nbs/50_graph.ipynb #5ac4585d
+# %% ../nbs/50_graph.ipynb #e196962b
 def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
     "(graph module with shapes, tracer used, names of parameter placeholders) for the example input `x`."
     if isinstance(model, torch.export.ExportedProgram): return _exported(model)
@@ -393,7 +402,7 @@ def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
             f"({_first_line(ex_err)}). Make the forward traceable (no Python control flow on tensor values), "
             "or pass a torch.fx.GraphModule.") from None
 
-# %% ../nbs/50_graph.ipynb #4a4de4a4
+# %% ../nbs/50_graph.ipynb #75aa7cde
 @dataclass
 class Graph:
     "A model's ops in execution order, with who consumes whom (for fusion)."
@@ -415,19 +424,20 @@ class Graph:
     @property
     def flops(self) -> float: return sum(o.flops for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #e1a007ed
+# %% ../nbs/50_graph.ipynb #fb10fd37
 def _classify(node, mod) -> tuple[OperationType, str]:
     "(type, kind) of an FX node: modules by class, then by class name; functions by name, in-place ones as the rest."
     if mod is not None:
         if isinstance(mod, nn.Conv2d): return _conv_type(mod.groups, mod.in_channels, *mod.kernel_size), 'Conv2d'
         if isinstance(mod, nn.Conv1d): return _conv_type(mod.groups, mod.in_channels, 1, mod.kernel_size[0]), 'Conv1d'
+        if isinstance(mod, nn.ConvTranspose2d): return OT.CONV2D, 'ConvTranspose2d'
         k = type(mod).__name__
         return _module_types().get(type(mod)) or _MODULES.get(k, OT.UNKNOWN), k
     name = _fn_name(node.target)
     inplace = name[:-1] if name.endswith('_') and not name.endswith('__') else name
     return _FN.get(name) or _FN.get(inplace, OT.UNKNOWN), name
 
-# %% ../nbs/50_graph.ipynb #38b4c299
+# %% ../nbs/50_graph.ipynb #21d6c5df
 _CONV_TYPES = (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE)
 
 def _arg_nodes(node) -> list:
@@ -437,25 +447,30 @@ def _arg_nodes(node) -> list:
     fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
     return out
 
-# %% ../nbs/50_graph.ipynb #6eff70d5
+# %% ../nbs/50_graph.ipynb #1db306d0
 def _operands(node, weights_ph:set) -> tuple[list, list]:
     "(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order."
     nodes = _arg_nodes(node)
     is_w = lambda a: a.name in weights_ph or a.op == 'get_attr'
     return [t for a in nodes if not is_w(a) for t in _out(a)], [t for a in nodes if is_w(a) for t in _out(a)]
 
-# %% ../nbs/50_graph.ipynb #6a966dbf
+# %% ../nbs/50_graph.ipynb #17989efc
 def _conv_operands(node) -> tuple[list, list]:
     "([input], [weight, bias]) of a functional convolution, by position."
     meta = [_out(a)[:1] if isinstance(a, fx.Node) else [] for a in list(node.args[:3]) + [None] * 3][:3]
     return meta[0], meta[1] + meta[2]
 
-# %% ../nbs/50_graph.ipynb #bd3ff9e0
+# %% ../nbs/50_graph.ipynb #ae28a22e
+def _groups(node) -> int:
+    "The `groups` of a functional convolution: positional (ATen's `conv2d`, index 6) or keyword (`F.conv2d`)."
+    return node.args[6] if len(node.args) > 6 else node.kwargs.get('groups', 1)
+
+# %% ../nbs/50_graph.ipynb #eb71de49
 def _kernel(w:tuple) -> tuple[int, int]:
     "(kh, kw) of a convolution weight: (out, in/groups, kh, kw) for 2-D, (out, in/groups, k) for 1-D as (1, k)."
     return (w[2], w[3]) if len(w) >= 4 else (1, w[2]) if len(w) == 3 else (1, 1)
 
-# %% ../nbs/50_graph.ipynb #e8c16dc8
+# %% ../nbs/50_graph.ipynb #bfcc4a50
 _CASTS = {'to', 'type_as', 'float', 'half', 'bfloat16', 'double', 'int', 'long', 'bool', 'type', '_to_copy'}
 
 def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
@@ -465,7 +480,7 @@ def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
     if t == OT.COPY and kind in _CASTS and ins and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #9b80deb1
+# %% ../nbs/50_graph.ipynb #81bcf046
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
     mods = dict(gm.named_modules())
@@ -476,14 +491,16 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
         t, kind = _classify(node, mod)
         ins, wts = _operands(node, weights_ph)
         if mod is not None: wts += [(tuple(p.shape), p.dtype) for p in mod.parameters()]
-        if t in _CONV_TYPES and mod is None:
+        groups = _groups(node) if t in _CONV_TYPES and mod is None else None
+        if groups is not None:
             ins, wts = _conv_operands(node)
-            if ins and wts: t = _conv_type(node.args[6] if len(node.args) > 6 else 1, ins[0][0][1], *_kernel(wts[0][0]))
+            if ins and wts and 'transpose' not in kind: t = _conv_type(groups, ins[0][0][1], *_kernel(wts[0][0]))
         outs = _out(node)
         t = _retype(t, kind, ins, outs)
         op = Op(name=node.name, op_type=t, kind=kind, input_shapes=[s for s, _ in ins],
                 output_shape=outs[0][0] if outs else None,
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target))
+        if groups is not None: op.params['groups'] = groups
         _fill(op, mod, list(node.args), ins, outs, wts)
         ops.append(op)
     names = {o.name for o in ops}
@@ -492,7 +509,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     first = {n.name: next((a.name for a in n.all_input_nodes if a.name in names), None) for n in nodes}
     return ops, users, first
 
-# %% ../nbs/50_graph.ipynb #c6386a5d
+# %% ../nbs/50_graph.ipynb #440aae88
 def _whole(model, x, name:Optional[str]) -> Graph:
     "The graph of `model` traced whole on `x`; `ModelError` when no tracer takes it."
     gm, tracer, weights_ph = trace(model, x)
@@ -500,7 +517,7 @@ def _whole(model, x, name:Optional[str]) -> Graph:
     return Graph(model=name or type(model).__name__, ops=ops, tracer=tracer, input_shape=input_shapes(x),
                  users=users, first_input=first)
 
-# %% ../nbs/50_graph.ipynb #2a3d8659
+# %% ../nbs/50_graph.ipynb #cef11aa7
 def extract(model, # an nn.Module, a GraphModule, a torch.export.ExportedProgram or a torchvision model name
             example_input=None, # a tensor, tuple or dict of keyword tensors (default: the model's usual input)
             name:Optional[str]=None, # the name reports use (default: the model name or class)
@@ -519,7 +536,7 @@ def extract(model, # an nn.Module, a GraphModule, a torch.export.ExportedProgram
         if exported or isinstance(model, fx.GraphModule) or not any(True for _ in model.children()): raise
         return _partial(model, x, name)
 
-# %% ../nbs/50_graph.ipynb #59925351
+# %% ../nbs/50_graph.ipynb #2640e313
 def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tensors, or a dict of keyword tensors
     "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` for one forward pass."
     from torch.utils.flop_counter import FlopCounterMode
@@ -527,7 +544,7 @@ def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tenso
         call(model, x)  # no fused MHA fast path: every op counted
     return fc.get_total_flops()
 
-# %% ../nbs/50_graph.ipynb #a5d7a2f9
+# %% ../nbs/50_graph.ipynb #918d39e3
 def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
     "Run `model` on `x` once: the (args, kwargs) of every call of every submodule, by module path."
     calls, hooks = {}, []
@@ -542,7 +559,7 @@ def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
         for h in hooks: h.remove()
     return calls
 
-# %% ../nbs/50_graph.ipynb #cc4d833b
+# %% ../nbs/50_graph.ipynb #9e7a3b45
 def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[list, list[str]]:
     "(captured (tag, graph) pieces, uncaptured parts) of the submodule at `path` (tried whole first if `whole`)."
     m = model.get_submodule(path) if path else model
@@ -563,7 +580,7 @@ def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[lis
         got += g; lost += l
     return got, lost
 
-# %% ../nbs/50_graph.ipynb #d1361e45
+# %% ../nbs/50_graph.ipynb #fa434f65
 def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     "One graph of the captured `pieces`, op names prefixed with their piece's tag, `lost` named as uncaptured."
     ops, users, first = [], {}, {}
@@ -575,7 +592,7 @@ def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     return Graph(model=name, ops=ops, tracer='partial', input_shape=input_shapes(x), users=users,
                  first_input=first, uncaptured=lost)
 
-# %% ../nbs/50_graph.ipynb #bbd36935
+# %% ../nbs/50_graph.ipynb #9a4e4fbd
 def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     "The graph of what can be traced of `model`, piece by piece; the original `ModelError` when nothing can."
     calls = record_calls(model, x)
@@ -583,7 +600,7 @@ def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     if not pieces: _whole(model, x, name)                           # raises the whole model's error
     return _merged(name or type(model).__name__, x, pieces, lost)
 
-# %% ../nbs/50_graph.ipynb #b2e384c8
+# %% ../nbs/50_graph.ipynb #98b273f3
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -606,14 +623,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #db60c6dc
+# %% ../nbs/50_graph.ipynb #58c501d2
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #ab5640e3
+# %% ../nbs/50_graph.ipynb #4d57ec41
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -627,7 +644,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #e49d1e0a
+# %% ../nbs/50_graph.ipynb #5271a663
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
