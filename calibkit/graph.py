@@ -480,11 +480,11 @@ def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
     if t == OT.COPY and kind in _CASTS and ins and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #361c9ac0
+# %% ../nbs/50_graph.ipynb #0f18b111
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
     mods = dict(gm.named_modules())
-    for n in gm.graph.nodes:                 # parameters read with get_attr (`ep.module()`): their shapes from the module
+    for n in gm.graph.nodes:               # parameters read with get_attr (`ep.module()`): shapes from the module
         if n.op == 'get_attr' and not _out(n): n.meta['val'] = functools.reduce(getattr, n.target.split('.'), gm)
     ops = []
     for node in gm.graph.nodes:
