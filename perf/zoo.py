@@ -75,7 +75,7 @@ def one(source: str, name: str, exported: bool, out: mp.Queue):
     row = dict(source=source + (' (ExportedProgram)' if exported else ''), model=name, captured=False)
     try:
         import torch
-        from calibkit.graph import extract, reference_flops, OT, call_args, quiet
+        from calibkit.graph import extract, reference_flops, OT, call_args, quiet, TensorOutputs
         from calibkit.coverage import analyze
         from calibkit.registry import resolve
         torch.set_num_threads(2)
@@ -84,7 +84,7 @@ def one(source: str, name: str, exported: bool, out: mp.Queue):
         target = m
         if exported:
             args, kw = call_args(x)
-            with quiet(): target = torch.export.export(m, args, kw, strict=False)
+            with quiet(): target = torch.export.export(TensorOutputs(m) if source == 'hf' else m, args, kw, strict=False)
         t0 = time.perf_counter()
         g = extract(target, x, name)
         row.update(captured=True, ops=len(g), unknown=sum(o.op_type == OT.UNKNOWN for o in g.ops),
