@@ -161,7 +161,7 @@ def outside(self:Registry, path) -> Optional[Path]:
     except (OSError, RuntimeError): return Path(path)                    # a link loop
     return None if real == root or root in real.parents else real
 
-# %% ../nbs/40_registry.ipynb #64064d27
+# %% ../nbs/40_registry.ipynb #9464953a
 @patch
 def read(self:Registry, path) -> HardwareCalibration:
     "The profile at `path`; `ProfileError` when it is malformed, not a regular file, or a link out of the registry."
@@ -169,7 +169,8 @@ def read(self:Registry, path) -> HardwareCalibration:
     except (OSError, RuntimeError):
         raise ProfileError(f"{path}: a symbolic link loop, not a calibration profile.") from None
     if (real := self.outside(path)):
-        raise ProfileError(f"{path}: a link to {real}, outside the registry {self.root}; calibkit does not follow it.")
+        raise ProfileError(f"{path}: a link to {real}, outside the registry {self.root}; calibkit does not follow it. "
+                           "Copy the profile into the registry instead.")
     return HardwareCalibration.load(path)
 
 # %% ../nbs/40_registry.ipynb #0e832752
@@ -188,16 +189,15 @@ def check_folder(folder) -> Path:
         raise RegistryError(f"{folder} is a file, not a folder: pass a folder to save calibrations into.")
     return folder
 
-# %% ../nbs/40_registry.ipynb #8240ebca
+# %% ../nbs/40_registry.ipynb #f96b35e3
 def save_profile(cal:HardwareCalibration, folder) -> Path:
     "Save `cal` into `folder` under its calibration stem, never over an existing file; returns the path."
     folder, stem = check_folder(folder), calibration_stem(cal)
-    if len(f"{stem}_99.ipynb".encode()) > _name_max(folder):
+    if len(f"{stem}_99.ipynb".encode()) > (most := _name_max(folder)):
         raise RegistryError(f"The profile's file name {stem[:50]!r}... would be longer than this file system allows "
-                            f"({_name_max(folder)} bytes): use a shorter power mode name.")
-    text = json.dumps(cal.to_dict(), indent=2, allow_nan=False) + '\n'
+                            f"({most} bytes): use a shorter power mode name.")
     if folder.is_dir(): remove_orphans(folder)
-    return write_new(folder, stem, '.json', text)
+    return write_new(folder, stem, '.json', cal.to_json())
 
 # %% ../nbs/40_registry.ipynb #140c37ef
 @patch
@@ -222,18 +222,18 @@ def attach_notebook(self:Registry, profile_path, notebook) -> Path:
     atomic_write_text(dst, Path(notebook).read_text(encoding='utf-8'))
     return dst
 
-# %% ../nbs/40_registry.ipynb #cdc85764
+# %% ../nbs/40_registry.ipynb #1a73f700
 @patch
-def profiles(self:Registry, kind:str, hw:str) -> list[tuple[Path, HardwareCalibration]]:
-    "(path, profile) of every readable profile of device `kind/hw`; each unreadable one is skipped with a warning."
-    folder, out = self.root/kind/hw/'calibrations', []
+def profiles(self:Registry, kind:str, hw:str) -> tuple[list[tuple[Path, HardwareCalibration]], list]:
+    "((path, profile) of every readable profile of device `kind/hw`, the errors of the unreadable ones)."
+    folder, good, bad = self.root/kind/hw/'calibrations', [], []
     if folder.is_dir() and not self.outside(folder): remove_orphans(folder)
     for f in sorted(folder.glob('*.json')):
-        try: out.append((f, self.read(f)))
-        except ProfileError as err: warnings.warn(f"skipped {err}", stacklevel=3)
-    return out
+        try: good.append((f, self.read(f)))
+        except ProfileError as err: bad.append(err)
+    return good, bad
 
-# %% ../nbs/40_registry.ipynb #4d4676ab
+# %% ../nbs/40_registry.ipynb #f8c053fb
 @patch
 def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Optional[str]=None,
                       power_mode:Optional[str]=None) -> list[CalibrationEntry]:
@@ -241,7 +241,9 @@ def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Opti
     out, want = [], device_id(hardware) if hardware else None
     for kind, hw in self.devices():
         if want and hw != want: continue
-        for f, cal in self.profiles(kind, hw):
+        good, bad = self.profiles(kind, hw)
+        for err in bad: warnings.warn(f"skipped {err}", stacklevel=2)
+        for f, cal in good:
             e = _entry(cal, f, kind, hw)
             if framework and e.framework != framework: continue
             if power_mode and e.power_mode != power_mode: continue
@@ -255,7 +257,7 @@ def _when(x) -> Optional[datetime]:
     d = datetime.fromisoformat(str(x).replace('Z', '+00:00'))
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
-# %% ../nbs/40_registry.ipynb #3ed5a9de
+# %% ../nbs/40_registry.ipynb #e5aae3a2
 @patch
 def load(self:Registry,
          hardware_id:str, # the device's id (`calibkit list`)
@@ -268,10 +270,8 @@ def load(self:Registry,
     "The most recent calibration of `hardware_id` (by the timestamp inside each profile) matching the filter."
     dev = self.device_dir(hardware_id)
     since, until, cands = _when(since), _when(until), []
-    with warnings.catch_warnings(record=True) as bad:
-        warnings.simplefilter('always')
-        found = self.profiles(dev.parent.name, dev.name)
-    for w in bad: warnings.warn(f"ignored {str(w.message).removeprefix('skipped ')}", stacklevel=2)
+    found, bad = self.profiles(dev.parent.name, dev.name)
+    for err in bad: warnings.warn(f"ignored {err}", stacklevel=2)
     for _, cal in found:
         m = cal.metadata
         if power_mode and (m.power_mode or 'default') != power_mode: continue
@@ -285,7 +285,7 @@ def load(self:Registry,
         raise RegistryError(
             f"No calibration of {hardware_id!r} matches power_mode={power_mode}, framework={framework}, "
             f"freq_mhz={freq_mhz}, since={since}, until={until}. Calibrations there: {have}." +
-            (f" Unreadable: {' | '.join(str(w.message).removeprefix('skipped ') for w in bad)}" if bad else ''))
+            (f" Unreadable: {' | '.join(map(str, bad))}" if bad else ''))
     return max(cands, key=lambda c: c.metadata.calibration_date)
 
 # %% ../nbs/40_registry.ipynb #0b5d12b1

@@ -338,14 +338,19 @@ def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCa
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as e:    # raised past pydantic
         raise ProfileError(f"{source}: not a valid calibration profile ({type(e).__name__}: {e}).") from None
 
-# %% ../nbs/01_schema.ipynb #d3124625
+# %% ../nbs/01_schema.ipynb #408f4219
+@patch
+def to_json(self:HardwareCalibration) -> str:
+    "The profile as the indented JSON text calibkit writes."
+    return json.dumps(self.to_dict(), indent=2, allow_nan=False) + '\n'
+
+# %% ../nbs/01_schema.ipynb #6aca5323
 @patch
 def save(self:HardwareCalibration, path) -> Path:
     "Write the profile to `path` as indented JSON, atomically."
-    atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + '\n')
-    return Path(path)
+    return atomic_write_text(path, self.to_json())
 
-# %% ../nbs/01_schema.ipynb #5e48d0c5
+# %% ../nbs/01_schema.ipynb #b3ea723e
 MAX_PROFILE_BYTES = 64 * 2**20     # the largest profile calibkit reads (a full calibration is 1-2 MB)
 MAX_DEPTH = 64                     # the deepest JSON nesting it accepts (a profile nests about 6 deep)
 
@@ -356,7 +361,7 @@ def _kind(mode:int) -> str:
         if test(mode): return name
     return 'not a regular file'
 
-# %% ../nbs/01_schema.ipynb #92aaca76
+# %% ../nbs/01_schema.ipynb #f8c895d4
 def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
     "The bytes of the regular file `path` (at most `limit`); `ProfileError` for a FIFO, device, folder or larger file."
     try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
@@ -365,15 +370,17 @@ def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise ProfileError(f"{path}: {_kind(st.st_mode)}, not a calibration profile (those are plain JSON files).")
+        raise ProfileError(f"{path}: {_kind(st.st_mode)}, not a calibration profile (those are plain JSON files). "
+                           "Move it out of the registry.")
     with os.fdopen(fd, 'rb') as f:
         data = f.read(limit + 1) if st.st_size <= limit else b''
         if st.st_size > limit or len(data) > limit:
             raise ProfileError(f"{path}: {max(st.st_size, len(data))/2**20:,.0f} MiB, over the "
-                               f"{limit/2**20:,.0f} MiB a calibration profile may have; it is not one calibkit wrote.")
+                               f"{limit/2**20:,.0f} MiB a calibration profile may have; it is not one calibkit "
+                               "wrote. Move it out of the registry.")
     return data
 
-# %% ../nbs/01_schema.ipynb #c99e4276
+# %% ../nbs/01_schema.ipynb #09f12800
 def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
     "Whether lists and dicts nest more than `limit` deep in `d` (checked without recursion)."
     stack = [(d, 1)]
@@ -384,7 +391,7 @@ def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
         stack.extend((v, n + 1) for v in (x.values() if isinstance(x, dict) else x))
     return False
 
-# %% ../nbs/01_schema.ipynb #feee93c3
+# %% ../nbs/01_schema.ipynb #751ac1e4
 def parse_json(data:bytes, source:str):
     "`data` parsed as JSON; `ProfileError` naming `source` for bad UTF-8, bad JSON, too deep or too big numbers."
     try: text = data.decode('utf-8')
@@ -395,13 +402,15 @@ def parse_json(data:bytes, source:str):
                            "The file is corrupt: restore it from git or re-run the calibration.") from None
     except RecursionError: d = None; too_deep = True
     except (ValueError, MemoryError) as e:
-        raise ProfileError(f"{source}: not a usable JSON document ({type(e).__name__}: {e}).") from None
+        raise ProfileError(f"{source}: not a usable JSON document ({type(e).__name__}: {e}). "
+                           "Move it out of the registry.") from None
     else: too_deep = _too_deep(d)
     if too_deep:
-        raise ProfileError(f"{source}: JSON nested more than {MAX_DEPTH} levels deep; not a calibration profile.")
+        raise ProfileError(f"{source}: JSON nested more than {MAX_DEPTH} levels deep; not a calibration profile. "
+                           "Move it out of the registry.")
     return d
 
-# %% ../nbs/01_schema.ipynb #44278ff0
+# %% ../nbs/01_schema.ipynb #48cf98a5
 @patch(cls_method=True)
 def load(cls:HardwareCalibration, path) -> HardwareCalibration:
     "Read a profile from `path`; `ProfileError` naming the file when it is missing, malformed or not a regular file."
