@@ -132,22 +132,34 @@ def cmd_migrate(args) -> int:
     elif not args.apply: print('Dry run: pass --apply to move them.')
     return 0
 
-# %% ../nbs/81_cli.ipynb #68c0333e
+# %% ../nbs/81_cli.ipynb #c9be9e12
+def _usual_shape(model:str) -> list:
+    "The shape of `model`'s usual input: an ONNX file's first input as declared (open dims named), else torchvision's."
+    from calibkit.graph import default_input, is_onnx
+    if not is_onnx(model): return list(default_input(model).shape)
+    from calibkit.graph import onnx_inputs
+    return list(next(iter(onnx_inputs(model).values()), ()))
+
+# %% ../nbs/81_cli.ipynb #c267a388
 def _example(args):
-    "The example input `--input-shape`/`--batch-size` ask for, or None for the model's usual one."
+    "The example input `--input-shape`/`--batch-size` ask for (a shape for an ONNX file), or None for the usual one."
     if not (args.input_shape or args.batch_size): return None
-    from calibkit.graph import default_input
     try: shape = [int(v) for v in args.input_shape.replace('x', ',').split(',')] if args.input_shape else None
     except ValueError:
         raise ValueError(f"--input-shape {args.input_shape!r}: give integers separated by commas, "
                          "e.g. 1,3,320,320.") from None
-    shape = shape or list(default_input(args.model).shape)
-    if args.batch_size: shape[0] = args.batch_size
+    shape = shape or _usual_shape(args.model)
+    if args.batch_size and shape: shape[0] = args.batch_size
+    if not all(isinstance(n, int) for n in shape):
+        raise ValueError(f"--batch-size alone cannot settle the input's shape ({', '.join(map(str, shape))}): "
+                         "give --input-shape.")
     if any(n < 1 for n in shape): raise ValueError(f"--input-shape {shape}: every dimension must be at least 1.")
+    from calibkit.graph import is_onnx
+    if is_onnx(args.model): return tuple(shape)
     import torch
     return torch.randn(*shape)
 
-# %% ../nbs/81_cli.ipynb #084eb623
+# %% ../nbs/81_cli.ipynb #6c4b8b65
 def cmd_coverage(args) -> int:
     "Coverage of a model's ops by a device's calibration."
     from calibkit.coverage import analyze
@@ -158,7 +170,7 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #9fc7e800
+# %% ../nbs/81_cli.ipynb #9d945ca0
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -178,7 +190,7 @@ def cmd_estimate(args) -> int:
         if args.csv: e.to_dataframe().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #1627e279
+# %% ../nbs/81_cli.ipynb #ea306b06
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -186,12 +198,12 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #a4aabc1b
+# %% ../nbs/81_cli.ipynb #fc8d59b3
 _REG_HELP = 'registry folder (default: the repository hardware_registry/)'
 
 def _model_args(p):
     "The arguments `coverage` and `estimate` share: a model and the calibration to use."
-    p.add_argument('model', help='a torchvision model name, e.g. resnet50 or vit_b_16')
+    p.add_argument('model', help='a torchvision model name (e.g. resnet50, vit_b_16) or an .onnx file')
     p.add_argument('--hardware', required=True, help='registry hardware id (calibkit list), or a profile JSON path')
     p.add_argument('--precision', default='fp32', help='precision (default fp32); the calibration must have it')
     p.add_argument('--power-mode', help="the calibration's power mode (default: the latest calibration)")
@@ -202,7 +214,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #ca86a67a
+# %% ../nbs/81_cli.ipynb #189afe11
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -276,7 +288,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
     return ap
 
-# %% ../nbs/81_cli.ipynb #c2526e25
+# %% ../nbs/81_cli.ipynb #ed53a9e3
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -284,14 +296,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #c41e0706
+# %% ../nbs/81_cli.ipynb #d7b3b84a
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #648fcb8a
+# %% ../nbs/81_cli.ipynb #9cec7fcd
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #d48b44f0
+# %% ../nbs/81_cli.ipynb #475db48b
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; returns the exit status (1 platform mismatch, 2 bad input, 130/143 interrupted)."
     args = parser().parse_args(argv)

@@ -128,8 +128,8 @@ class Validation:
         ax.legend(fontsize=8)
         return ax.figure
 
-# %% ../nbs/63_validate.ipynb #4a030c90
-def validate(model, # an nn.Module or a torchvision model name
+# %% ../nbs/63_validate.ipynb #3aeb75a7
+def validate(model, # an nn.Module or a torchvision model name (not an ONNX file: it is run here with PyTorch)
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # run and estimate at this precision (the model is cast to it)
              power_mode=None, # with a registry id: the calibration's power mode
@@ -141,7 +141,10 @@ def validate(model, # an nn.Module or a torchvision model name
              steady:bool=True, # measure in the allocator's steady state (see `measure_model`)
             ) -> Validation:
     "Estimate `model` and measure it on this host."
-    from calibkit.graph import load_model, default_input
+    from calibkit.graph import load_model, default_input, is_onnx, ModelError
+    if is_onnx(model):
+        raise ModelError("validate runs the model here with PyTorch and cannot run an ONNX file: pass the nn.Module "
+                         "it was exported from (estimate takes the file).")
     name = model if isinstance(model, str) else None
     m = load_model(model) if isinstance(model, str) else model
     x = example_input if example_input is not None else default_input(name)

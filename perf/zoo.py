@@ -4,7 +4,10 @@ does `coverage.analyze` take?
 
 Sources: every torchvision classification model; a seeded random sample of timm models (none skipped for being
 awkward); Hugging Face transformers built from their configs (weights random); torchvision detection and
-segmentation models; and each of those again as a `torch.export.ExportedProgram` where it exports.
+segmentation models; and each of those again as a `torch.export.ExportedProgram` and as an ONNX file (PyTorch's
+default exporter, else its TorchScript one) where it exports. An ONNX file's FLOPs are compared with the same model's
+PyTorch path (`extract`), the others' with FlopCounterMode; a model that does not export is counted apart, it is not
+a capture failure.
 
 Each model runs in its own process with a time limit, so one that hangs or exhausts memory is a failure with its
 reason, not the end of the run. Prints one table per source, then every failure.
@@ -12,10 +15,13 @@ reason, not the end of the run. Prints one table per source, then every failure.
     python perf/zoo.py                       # everything (about an hour on 2 cores)
     python perf/zoo.py --sources torchvision,hf --timm 0
     python perf/zoo.py --timm 120 --seed 12 --sources timm
+    python perf/zoo.py --sources hf --forms onnx
 """
-import argparse, multiprocessing as mp, random, statistics, time, warnings
+import argparse, multiprocessing as mp, random, statistics, tempfile, time, warnings
+from pathlib import Path
 
-SOURCES = ('torchvision', 'timm', 'hf', 'detection', 'segmentation', 'exported')
+SOURCES = ('torchvision', 'timm', 'hf', 'detection', 'segmentation')
+FORMS = {'module': '', 'exported': ' (ExportedProgram)', 'onnx': ' (ONNX)'}
 
 
 def hf_models() -> dict:
@@ -69,31 +75,62 @@ def build(source: str, name: str):
     raise ValueError(source)
 
 
-def one(source: str, name: str, exported: bool, out: mp.Queue):
-    "Capture `name`, count its FLOPs both ways, time `coverage.analyze`; put a result row on `out`."
+def to_onnx(m, x, path):
+    "`m` written to `path` by PyTorch's default ONNX exporter, else by its TorchScript one; its example input."
+    import torch
+    from calibkit.graph import call_args, quiet, TensorOutputs
+    args, kw = call_args(x)
+    try:
+        with quiet(): torch.onnx.export(TensorOutputs(m), args, path, kwargs=kw, dynamo=True, verbose=False)
+    except Exception:
+        with quiet(): torch.onnx.export(TensorOutputs(m), tuple(args) + tuple(kw.values()), path, dynamo=False,
+                                        input_names=[f'a{i}' for i in range(len(args))] + list(kw))
+    from calibkit.graph import onnx_inputs
+    import torch.utils._pytree as pytree
+    rest = iter(t for t in pytree.tree_leaves(args) if isinstance(t, torch.Tensor))
+    return {n: kw[n] if n in kw else next(rest) for n in onnx_inputs(path)}     # unused inputs are pruned
+
+
+def exported_as(form, source, m, x):
+    "(the model in `form`, its example input); raises Unexported when it does not export."
+    import torch
+    from calibkit.graph import call_args, quiet, TensorOutputs
+    try:
+        if form == 'exported':
+            args, kw = call_args(x)
+            with quiet(): return torch.export.export(TensorOutputs(m) if source == 'hf' else m, args, kw, strict=False), x
+        path = Path(tempfile.mkdtemp()) / 'model.onnx'
+        return path, to_onnx(m, x, path)
+    except Exception as e: raise Unexported(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+
+
+class Unexported(Exception): pass
+
+
+def one(source: str, name: str, form: str, out: mp.Queue):
+    "Capture `name` in `form`, count its FLOPs both ways, time `coverage.analyze`; put a result row on `out`."
     warnings.filterwarnings('ignore')
-    row = dict(source=source + (' (ExportedProgram)' if exported else ''), model=name, captured=False)
+    row = dict(source=source + FORMS[form], model=name, captured=False)
     try:
         import torch
-        from calibkit.graph import extract, reference_flops, OT, call_args, quiet, TensorOutputs
+        from calibkit.graph import extract, reference_flops, OT
         from calibkit.coverage import analyze
         from calibkit.registry import resolve
         torch.set_num_threads(2)
         m, x = build(source, name)
-        row['ref_flops'] = reference_flops(m, x)
+        row['ref_flops'] = reference_flops(m, x) if form != 'onnx' else extract(m, x, name).mac_flops
         target = m
-        if exported:
-            args, kw = call_args(x)
-            with quiet(): target = torch.export.export(TensorOutputs(m) if source == 'hf' else m, args, kw, strict=False)
+        if form != 'module': target, x = exported_as(form, source, m, x)
         t0 = time.perf_counter()
         g = extract(target, x, name)
         row.update(captured=True, ops=len(g), unknown=sum(o.op_type == OT.UNKNOWN for o in g.ops),
                    unknown_kinds=sorted({o.kind for o in g.ops if o.op_type == OT.UNKNOWN})[:8],
-                   flops=g.mac_flops, extract_s=time.perf_counter() - t0)
+                   flops=g.mac_flops, extract_s=time.perf_counter() - t0, uncaptured=len(g.uncaptured))
         cal = resolve(CALIBRATION)[0]
         t0 = time.perf_counter()
         analyze(g, cal)
         row['analyze_s'] = time.perf_counter() - t0 + row['extract_s']
+    except Unexported as e: row.update(unexported=True, error=f"does not export: {e}"[:200])
     except BaseException as e:
         row['error'] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:200]
     out.put(row)
@@ -102,17 +139,17 @@ def one(source: str, name: str, exported: bool, out: mp.Queue):
 CALIBRATION = None
 
 
-def run(source, name, exported, timeout):
+def run(source, name, form, timeout):
     q = mp.Queue()
-    p = mp.Process(target=one, args=(source, name, exported, q))
+    p = mp.Process(target=one, args=(source, name, form, q))
     p.start()
     p.join(timeout)
     if p.is_alive():
         p.kill(); p.join()
-        return dict(source=source + (' (ExportedProgram)' if exported else ''), model=name, captured=False,
-                    error=f"timeout after {timeout} s")
+        return dict(source=source + FORMS[form], model=name, captured=False, error=f"timeout after {timeout} s")
     try: return q.get(timeout=5)
-    except Exception: return dict(source=source, model=name, captured=False, error=f"process died ({p.exitcode})")
+    except Exception: return dict(source=source + FORMS[form], model=name, captured=False,
+                                  error=f"process died ({p.exitcode})")
 
 
 def names(source, a) -> list:
@@ -135,19 +172,20 @@ def flops_ok(r) -> bool:
 
 def problem(r):
     "Why `r` misses a target, or None."
-    if not r['captured']: return r.get('error', 'not captured')
+    if not r['captured'] or 'error' in r: return r.get('error', 'not captured')
     if not flops_ok(r): return f"FLOPs {r['flops']:.4g} against FlopCounterMode's {r.get('ref_flops', 0):.4g}"
     if r['unknown'] > 0.01 * r['ops']: return f"{r['unknown']}/{r['ops']} UNKNOWN: {', '.join(r['unknown_kinds'])}"
     return None
 
 
 def table(rows):
+    rows, unexported = [r for r in rows if not r.get('unexported')], [r for r in rows if r.get('unexported')]
     ok = [r for r in rows if r['captured']]
     within = [r for r in ok if flops_ok(r)]
     typed = [r for r in ok if r['unknown'] <= 0.01 * max(r['ops'], 1)]
     times = [r['analyze_s'] for r in ok if 'analyze_s' in r]
     pct = lambda a, b: f"{len(a)}/{len(b)} ({100 * len(a) / len(b):.0f}%)" if b else '-'
-    return dict(tried=len(rows), captured=pct(ok, rows), flops_within_1pct=pct(within, ok), ops_typed=pct(typed, ok),
+    return dict(tried=len(rows) + len(unexported), unexported=len(unexported), captured=pct(ok, rows), flops_within_1pct=pct(within, ok), ops_typed=pct(typed, ok),
                 unknown_ops=f"{sum(r['unknown'] for r in ok)}/{sum(r['ops'] for r in ok)}",
                 median_analyze_s=f"{statistics.median(times):.2f}" if times else '-',
                 max_analyze_s=f"{max(times):.2f}" if times else '-')
@@ -157,6 +195,7 @@ def main():
     global CALIBRATION
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--sources', default=','.join(SOURCES), help=f"comma-separated among {', '.join(SOURCES)}")
+    ap.add_argument('--forms', default=','.join(FORMS), help=f"comma-separated among {', '.join(FORMS)}")
     ap.add_argument('--timm', type=int, default=120, help='how many timm models to sample (0: none)')
     ap.add_argument('--seed', type=int, default=12, help='the timm sample seed')
     ap.add_argument('--timeout', type=int, default=300, help='seconds per model')
@@ -166,20 +205,20 @@ def main():
     CALIBRATION = a.hardware
     srcs = [s for s in a.sources.split(',') if s]
     rows = []
-    for src in [s for s in srcs if s != 'exported']:
+    forms = [f for f in a.forms.split(',') if f]
+    for src in srcs:
         todo = names(src, a)[:a.limit or None]
         print(f"{src}: {len(todo)} models", flush=True)
         for n in todo:
-            rows.append(run(src, n, False, a.timeout))
-            if 'exported' in srcs and src in ('torchvision', 'timm', 'hf'):
-                rows.append(run(src, n, True, a.timeout))
-            r = rows[-1]
-            print(f"  {n:<40} {'ok' if r['captured'] else r.get('error', '')[:90]}", flush=True)
+            got = [run(src, n, f, a.timeout) for f in forms]
+            rows += got
+            print(f"  {n:<40} " + ' | '.join(f"{f}: {'ok' if r['captured'] else r.get('error', '')[:50]}"
+                                                 for f, r in zip(forms, got)), flush=True)
     import pandas as pd
     by = {}
     for r in rows: by.setdefault(r['source'], []).append(r)
     print('\n' + pd.DataFrame({s: table(rs) for s, rs in by.items()}).T.to_string())
-    bad = [(r, problem(r)) for r in rows if problem(r)]
+    bad = [(r, problem(r)) for r in rows if problem(r) and not r.get('unexported')]
     if bad:
         print('\nNot captured, FLOPs off by more than 1%, or more than 1% UNKNOWN ops:')
         for r, why in bad: print(f"  {r['source']:<28} {r['model']:<40} {why}")
