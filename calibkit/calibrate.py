@@ -429,7 +429,7 @@ def check_runnable(precs:list[str], avail:list[str], framework:str, device:str):
                          f"It can run: {', '.join(avail)}. Drop those precisions" +
                          (", or use framework='pytorch'." if framework == 'numpy' else '.'))
 
-# %% ../nbs/31_calibrate.ipynb #71e3f30c
+# %% ../nbs/31_calibrate.ipynb #3ddfbe3d
 def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
               framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
               precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
@@ -476,13 +476,14 @@ def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'a
         op_entries = calibrate_operators([q for q in precs if q in ('fp32', 'bf16', 'fp16')] or ['fp32'],
                                          device, quick, backend.torch, steady=allocator == 'steady')
     d = backend.describe()
+    ident = host.identity(device)
     meta = CalibrationMetadata(
         hardware_name=p.display_name, preset=p.name, calibkit_version=calibkit.__version__,
         device_type=device, platform_architecture=host.architecture, framework=fw,
         framework_version=d.get('framework_version'), numpy_version=np.__version__,
         torch_version=d.get('torch_version') or _torch_version(), cuda_version=d.get('cuda_version'),
         python_version=_pyplatform.python_version(), blas_library=d.get('blas_library'),
-        num_threads=d.get('num_threads'), cpu_model=host.cpu_model, gpu_model=d.get('gpu_model'),
+        num_threads=d.get('num_threads'), cpu_model=host.cpu_model, gpu_model=d.get('gpu_model'), device=ident,
         clock_under_load_mhz=load_clock, idle_clock_mhz=host.current_clock_mhz, governor=host.governor,
         power_mode=mode, quick=quick, preflight={
             'platform_check': 'skipped' if warns else 'passed', 'framework': fw, 'device': device,

@@ -14,7 +14,7 @@ import psutil
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['clock_under_load', 'GpuInfo', 'PlatformInfo', 'detect']
+__all__ = ['COMPUTE_ISA', 'clock_under_load', 'GpuInfo', 'PlatformInfo', 'detect', 'identity_differences', 'describe_identity']
 
 # %% ../nbs/10_platform.ipynb #ecc4b34c
 def _read(root:Path, rel:str) -> Optional[str]:
@@ -63,7 +63,15 @@ def _cpu_identity(root, machine) -> tuple[str, str, list[str]]:
         except Exception: pass
     return model or _pyplatform.processor() or machine, vendor or 'unknown', sorted(set(flags))
 
-# %% ../nbs/10_platform.ipynb #0d2d75f5
+# %% ../nbs/10_platform.ipynb #8fd801b7
+def _cpu_signature(root) -> Optional[str]:
+    "The CPU's signature from /proc/cpuinfo, e.g. 'family 26 model 2 stepping 1', or None."
+    d = _cpuinfo_fields(root)
+    keys = ('cpu family', 'model', 'stepping') if 'cpu family' in d else ('CPU implementer', 'CPU part', 'CPU variant')
+    parts = [f"{k.replace('cpu ', '').replace('CPU ', '')} {d[k]}" for k in keys if k in d]
+    return ' '.join(parts) or None
+
+# %% ../nbs/10_platform.ipynb #edaf569b
 def _caches(root) -> dict[str, int]:
     "Cache size in bytes per level as seen by one core: keys 'L1d', 'L1i', 'L2', 'L3' (those that exist)."
     base = Path(root)/'sys/devices/system/cpu/cpu0/cache'
@@ -81,7 +89,7 @@ def _caches(root) -> dict[str, int]:
             if v and v > 0: out[name] = v
     return out
 
-# %% ../nbs/10_platform.ipynb #1180565c
+# %% ../nbs/10_platform.ipynb #6196f12a
 def _clocks(root) -> tuple[Optional[float], Optional[float], Optional[str]]:
     "(current MHz, max MHz, governor) of cpu0."
     cf = 'sys/devices/system/cpu/cpu0/cpufreq/'
@@ -94,13 +102,13 @@ def _clocks(root) -> tuple[Optional[float], Optional[float], Optional[str]]:
         cur = float(mhz) if mhz else None
     return cur, mx, gov
 
-# %% ../nbs/10_platform.ipynb #2d6f5216
+# %% ../nbs/10_platform.ipynb #bb477312
 def _load_worker(stop:threading.Event):
     import numpy as np
     a = np.random.rand(256, 256)
     while not stop.is_set(): a @ a
 
-# %% ../nbs/10_platform.ipynb #1cc77e1b
+# %% ../nbs/10_platform.ipynb #aab39909
 def clock_under_load(seconds:float=0.5, root='/', workers:Optional[int]=None) -> Optional[float]:
     "Highest cpu0..N clock (MHz) sampled while every core runs a matrix-multiply loop."
     stop = threading.Event()
@@ -123,7 +131,7 @@ def clock_under_load(seconds:float=0.5, root='/', workers:Optional[int]=None) ->
         for t in ts: t.join()
     return round(max(samples), 1) if samples else None
 
-# %% ../nbs/10_platform.ipynb #63a7794a
+# %% ../nbs/10_platform.ipynb #0bd7de7d
 class GpuInfo(BaseModel):
     "One CUDA device."
     index: int
@@ -133,7 +141,7 @@ class GpuInfo(BaseModel):
     memory_bytes: Optional[int] = None
     compute_capability: Optional[str] = None
 
-# %% ../nbs/10_platform.ipynb #2b95d7e4
+# %% ../nbs/10_platform.ipynb #e2cd49ee
 def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional[str]]:
     "(cuda available, GPUs, CUDA version, why unavailable) through `torch`."
     if torch is None: return False, [], None, "PyTorch is not installed, so CUDA cannot be used"
@@ -152,7 +160,7 @@ def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional
                             memory_bytes=getattr(p, 'total_memory', None), compute_capability=f"{p.major}.{p.minor}"))
     return True, gpus, cuda_ver, None
 
-# %% ../nbs/10_platform.ipynb #aa53ca42
+# %% ../nbs/10_platform.ipynb #e6aac4ef
 def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     "(Jetson model, nvpmodel power mode), or (None, None) off Jetson."
     model = (_read(root, 'proc/device-tree/model') or _read(root, 'sys/firmware/devicetree/base/model') or
@@ -166,7 +174,7 @@ def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     except Exception: pass
     return model or 'NVIDIA Jetson', mode
 
-# %% ../nbs/10_platform.ipynb #be8baef3
+# %% ../nbs/10_platform.ipynb #092c8d4b
 _ARCH = {'amd64': 'x86_64', 'x64': 'x86_64', 'x86_64': 'x86_64', 'arm64': 'aarch64', 'aarch64': 'aarch64'}
 
 class PlatformInfo(BaseModel):
@@ -175,6 +183,7 @@ class PlatformInfo(BaseModel):
     system: str
     cpu_model: str
     cpu_vendor: str
+    cpu_signature: Optional[str] = None
     physical_cores: int
     logical_cores: int
     caches: dict[str, int] = {}
@@ -197,7 +206,7 @@ class PlatformInfo(BaseModel):
         lv = [(int(k[1]), v) for k, v in self.caches.items() if k[1].isdigit() and not k.endswith('i')]
         return max(lv)[1] if lv else None
 
-# %% ../nbs/10_platform.ipynb #f851255e
+# %% ../nbs/10_platform.ipynb #a79fc31f
 def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = None,
            run: Callable = subprocess.run) -> PlatformInfo:
     "Detect this host. `cuda=True` also queries CUDA devices through PyTorch (imported only then)."
@@ -212,7 +221,7 @@ def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = No
                         physical_cores=psutil.cpu_count(logical=False) or psutil.cpu_count() or 1,
                         logical_cores=psutil.cpu_count() or 1, caches=_caches(root),
                         memory_bytes=psutil.virtual_memory().total, current_clock_mhz=cur, max_clock_mhz=mx,
-                        governor=gov, isa_flags=flags)
+                        governor=gov, isa_flags=flags, cpu_signature=_cpu_signature(root))
     info.jetson_model, info.power_mode = _jetson(root, run)
     if cuda:
         if torch is None:
@@ -222,21 +231,21 @@ def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = No
         info.cuda_available, info.gpus, info.cuda_version, info.cuda_unavailable_reason = _gpus(torch)
     return info
 
-# %% ../nbs/10_platform.ipynb #6656c874
+# %% ../nbs/10_platform.ipynb #0bc66253
 def _fmt_bytes(n:Optional[int]) -> str:
     if not n: return 'unknown'
     for unit, f in [('GiB', 1024**3), ('MiB', 1024**2), ('KiB', 1024)]:
         if n >= f: return f"{n/f:.4g} {unit}"
     return f"{n} B"
 
-# %% ../nbs/10_platform.ipynb #caf06023
+# %% ../nbs/10_platform.ipynb #c172e4e4
 @patch
 def summary(self:PlatformInfo) -> str:
     "A human-readable report of the platform."
     clk = lambda v: f"{v:.0f} MHz" if v else 'unknown'
     lines = ["Platform:",
         f"  Architecture:  {self.architecture} ({self.system})",
-        f"  CPU:           {self.cpu_model} ({self.cpu_vendor})",
+        f"  CPU:           {self.cpu_model} ({'; '.join(v for v in (self.cpu_vendor, self.cpu_signature) if v)})",
         f"  Cores:         {self.physical_cores} physical, {self.logical_cores} logical",
         f"  Caches:        " + (', '.join(f"{k} {_fmt_bytes(v)}" for k, v in self.caches.items()) or 'unknown'),
         f"  Memory:        {_fmt_bytes(self.memory_bytes)}",
@@ -254,3 +263,54 @@ def summary(self:PlatformInfo) -> str:
             f"{_fmt_bytes(g.memory_bytes)}" for g in self.gpus
         ]
     return '\n'.join(lines)
+
+# %% ../nbs/10_platform.ipynb #a26f2ecd
+COMPUTE_ISA = ('avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
+               'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8', 'asimd', 'asimddp', 'asimdhp', 'i8mm', 'bf16',
+               'sve', 'sve2')
+
+# %% ../nbs/10_platform.ipynb #8c58fad0
+@patch
+def identity(self:PlatformInfo, device:str='cpu') -> dict:
+    "This host's identity as a profile records it (`device`: 'cpu', or 'cuda' to add the GPUs)."
+    d = dict(architecture=self.architecture, cpu_model=self.cpu_model, cpu_signature=self.cpu_signature,
+             caches={k: v for k, v in self.caches.items() if k != 'L1i'},
+             isa=[f for f in COMPUTE_ISA if f in self.isa_flags], logical_cores=self.logical_cores,
+             memory_gib=round(self.memory_bytes / 2**30))
+    if device == 'cuda': d['gpus'] = [g.name for g in self.gpus]
+    return d
+
+# %% ../nbs/10_platform.ipynb #273619f8
+_LABELS = dict(architecture='architecture', cpu_model='CPU', cpu_signature='CPU signature', caches='caches',
+               isa='instruction sets', logical_cores='logical cores', memory_gib='memory (GiB)', gpus='GPUs')
+
+def _norm_caches(c:dict) -> dict:
+    "Cache sizes by level, `L1` read as `L1d` (older profiles)."
+    return {('L1d' if k == 'L1' else k): v for k, v in (c or {}).items() if k != 'L1i'}
+
+# %% ../nbs/10_platform.ipynb #c5731d70
+def identity_differences(a:dict, # one device's identity (`PlatformInfo.identity`, or a profile's)
+                         b:dict, # the other's
+                        ) -> list[str]:
+    "How devices `a` and `b` differ, in words, over what both record (older profiles record less)."
+    out = []
+    for k in [k for k in _LABELS if a.get(k) not in (None, [], {}) and b.get(k) not in (None, [], {})]:
+        va, vb = a[k], b[k]
+        if k == 'caches':
+            va, vb = _norm_caches(va), _norm_caches(vb)
+            out += [f"{lv} cache {_fmt_bytes(va[lv])} vs {_fmt_bytes(vb[lv])}" for lv in va
+                    if lv in vb and va[lv] != vb[lv]]
+        elif k == 'isa' and set(va) != set(vb):
+            out.append(f"instruction sets {', '.join(sorted(set(va) ^ set(vb)))} on one only")
+        elif k not in ('caches', 'isa') and va != vb: out.append(f"{_LABELS[k]} {va} vs {vb}")
+    return out
+
+# %% ../nbs/10_platform.ipynb #25d08824
+def describe_identity(d:dict) -> str:
+    "A device's identity in one line: model, signature, cores, caches."
+    c = _norm_caches(d.get('caches'))
+    bits = [d.get('cpu_signature'), f"{d['logical_cores']} logical cores" if d.get('logical_cores') else None,
+            ', '.join(f"{k} {_fmt_bytes(v)}" for k, v in c.items()) or None]
+    gpus = ', '.join(d.get('gpus') or [])
+    return f"{gpus + ' on ' if gpus else ''}{d.get('cpu_model') or 'unknown CPU'}" + \
+        (f" ({'; '.join(b for b in bits if b)})" if any(bits) else '')

@@ -118,7 +118,7 @@ def utcnow() -> datetime:
     "The current time in UTC, to the second."
     return datetime.now(timezone.utc).replace(microsecond=0)
 
-# %% ../nbs/01_schema.ipynb #e23a7569
+# %% ../nbs/01_schema.ipynb #f616b3f0
 class CalibrationMetadata(_Model):
     "Where, when and how a calibration was made."
     hardware_name: str
@@ -144,6 +144,7 @@ class CalibrationMetadata(_Model):
     quick: bool = False
     preflight: dict[str, Any] = {}              # check name -> result
     warnings: list[str] = []                    # e.g. 'platform check skipped'
+    device: dict[str, Any] = {}                 # the device's identity (`platform.PlatformInfo.identity`)
 
     @field_validator('calibration_date')
     @classmethod
@@ -151,7 +152,16 @@ class CalibrationMetadata(_Model):
         try: return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
         except OverflowError: raise ValueError(f"{v.isoformat()} is out of range once converted to UTC") from None
 
-# %% ../nbs/01_schema.ipynb #1f105a99
+# %% ../nbs/01_schema.ipynb #12908527
+@patch
+def identity(self:CalibrationMetadata) -> dict:
+    "The identity of the device this calibration was made on (see `platform.identity_differences`)."
+    if self.device: return self.device
+    d = dict(architecture=None if self.platform_architecture == 'unknown' else self.platform_architecture,
+             cpu_model=self.cpu_model, caches=(self.preflight or {}).get('caches') or {})
+    return {**d, 'gpus': [self.gpu_model]} if self.device_type == 'cuda' and self.gpu_model else d
+
+# %% ../nbs/01_schema.ipynb #e684f38e
 class PrecisionCapabilityMatrix(_Model):
     "Which precisions a device runs, and how fast at best."
     hardware_name: str
@@ -171,10 +181,10 @@ class PrecisionCapabilityMatrix(_Model):
         self.unsupported_reasons = {p: r for p, r in self.unsupported_reasons.items() if p not in sup}
         return self
 
-# %% ../nbs/01_schema.ipynb #bea0fb3f
+# %% ../nbs/01_schema.ipynb #04fa73c7
 def _ordered(d:dict) -> dict: return {p: d[p] for p in sort_precisions(d)}
 
-# %% ../nbs/01_schema.ipynb #57538f51
+# %% ../nbs/01_schema.ipynb #dba509ad
 def build_precision_matrix(hardware_name:str, results:Iterable[PrecisionTestResult],
                            theoretical_peaks:dict|None=None) -> PrecisionCapabilityMatrix:
     "The precision matrix of many results (several operations and sizes per precision)."
@@ -195,7 +205,7 @@ def build_precision_matrix(hardware_name:str, results:Iterable[PrecisionTestResu
                                      theoretical_peaks=_ordered(theoretical_peaks or
                                                                 {}), unsupported_reasons=reasons)
 
-# %% ../nbs/01_schema.ipynb #65d8dd10
+# %% ../nbs/01_schema.ipynb #f7efbfdc
 class HardwareCalibration(_Model):
     "A calibration profile of one device, one framework, one power mode."
     schema_version: str = SCHEMA_VERSION
@@ -233,14 +243,14 @@ class HardwareCalibration(_Model):
         "The operations of one type (all when None)."
         return [o for o in self.operation_profiles.values() if operation_type in (None, o.operation_type)]
 
-# %% ../nbs/01_schema.ipynb #8dbe6f5b
+# %% ../nbs/01_schema.ipynb #7aa80b9b
 def _describe(e:ValidationError, limit:int=3) -> str:
     errs = e.errors()
     parts = [f"field '{'.'.join(str(l) for l in x['loc']) or '<root>'}': {x['msg']}" for x in errs[:limit]]
     more = f" (and {len(errs)-limit} more)" if len(errs) > limit else ''
     return '; '.join(parts) + more
 
-# %% ../nbs/01_schema.ipynb #e86418a1
+# %% ../nbs/01_schema.ipynb #1075f244
 def _umask() -> int:
     "The process umask, read without changing it where Linux shows it."
     try:
@@ -250,12 +260,12 @@ def _umask() -> int:
     m = os.umask(0o022); os.umask(m)
     return m
 
-# %% ../nbs/01_schema.ipynb #44dac36c
+# %% ../nbs/01_schema.ipynb #27cd5932
 def writer_tag() -> str:
     "`<host>.<pid>` of this process: temporary files carry it, so leftovers of a dead writer can be told apart."
     return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())[:40] or 'host'}.{os.getpid()}"
 
-# %% ../nbs/01_schema.ipynb #fa633f67
+# %% ../nbs/01_schema.ipynb #93ac5378
 def _alive(pid:int) -> bool:
     "Whether process `pid` exists on this host."
     try: os.kill(pid, 0)
@@ -263,13 +273,13 @@ def _alive(pid:int) -> bool:
     except PermissionError: return True
     return True
 
-# %% ../nbs/01_schema.ipynb #0ef38309
+# %% ../nbs/01_schema.ipynb #297c31c5
 def writer_dead(tag:str) -> bool:
     "Whether the writer `<host>.<pid>` ran on this host and is gone (a writer on another host is never presumed dead)."
     host, _, pid = tag.rpartition('.')
     return host == writer_tag().rpartition('.')[0] and pid.isdigit() and not _alive(int(pid))
 
-# %% ../nbs/01_schema.ipynb #39a8d4d5
+# %% ../nbs/01_schema.ipynb #6303c5d8
 _TMP = re.compile(r'^\.(?P<name>.+)\.(?P<tag>[^.]+\.\d+)\.[A-Za-z0-9_]+\.tmp$')
 
 def _temp_file(folder:Path, name:str, data:bytes) -> Path:
@@ -283,7 +293,7 @@ def _temp_file(folder:Path, name:str, data:bytes) -> Path:
         Path(tmp).unlink(missing_ok=True); raise
     return Path(tmp)
 
-# %% ../nbs/01_schema.ipynb #497317b8
+# %% ../nbs/01_schema.ipynb #e8fb3ab5
 def atomic_write_text(path, text:str) -> Path:
     "Write `text` to `path` through a temporary file and a rename, so readers never see a partial file."
     path = Path(path)
@@ -294,7 +304,7 @@ def atomic_write_text(path, text:str) -> Path:
         tmp.unlink(missing_ok=True); raise
     return path
 
-# %% ../nbs/01_schema.ipynb #d24807fd
+# %% ../nbs/01_schema.ipynb #ef9c7808
 def write_new(folder, stem:str, suffix:str, text:str) -> Path:
     "Write `text` to `folder/stem[_n]suffix` under the first free name (`_2`, `_3`, ...), never replacing a file."
     folder = Path(folder)
@@ -308,7 +318,7 @@ def write_new(folder, stem:str, suffix:str, text:str) -> Path:
         raise FileExistsError(f"{folder/stem}{suffix}: 10,000 files of that name already exist.")
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/01_schema.ipynb #6c0f66f4
+# %% ../nbs/01_schema.ipynb #0b969eab
 def remove_orphans(folder) -> list[Path]:
     "Delete the temporary files of writers on this host that died (SIGKILL, power loss) in `folder`; returns them."
     gone = []
@@ -319,13 +329,13 @@ def remove_orphans(folder) -> list[Path]:
         except OSError: pass
     return gone
 
-# %% ../nbs/01_schema.ipynb #5cc129e4
+# %% ../nbs/01_schema.ipynb #0d591a9f
 @patch
 def to_dict(self:HardwareCalibration) -> dict:
     "A JSON-ready dict of the whole profile."
     return self.model_dump(mode='json')
 
-# %% ../nbs/01_schema.ipynb #019a9785
+# %% ../nbs/01_schema.ipynb #ac8c8a19
 @patch(cls_method=True)
 def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCalibration:
     "A profile from a dict; `ProfileError` naming `source` and the field when it is malformed."
@@ -338,19 +348,19 @@ def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCa
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as e:    # raised past pydantic
         raise ProfileError(f"{source}: not a valid calibration profile ({type(e).__name__}: {e}).") from None
 
-# %% ../nbs/01_schema.ipynb #408f4219
+# %% ../nbs/01_schema.ipynb #d91aa026
 @patch
 def to_json(self:HardwareCalibration) -> str:
     "The profile as the indented JSON text calibkit writes."
     return json.dumps(self.to_dict(), indent=2, allow_nan=False) + '\n'
 
-# %% ../nbs/01_schema.ipynb #6aca5323
+# %% ../nbs/01_schema.ipynb #0731276f
 @patch
 def save(self:HardwareCalibration, path) -> Path:
     "Write the profile to `path` as indented JSON, atomically."
     return atomic_write_text(path, self.to_json())
 
-# %% ../nbs/01_schema.ipynb #b3ea723e
+# %% ../nbs/01_schema.ipynb #886cb1d3
 MAX_PROFILE_BYTES = 64 * 2**20     # the largest profile calibkit reads (a full calibration is 1-2 MB)
 MAX_DEPTH = 64                     # the deepest JSON nesting it accepts (a profile nests about 6 deep)
 
@@ -361,7 +371,7 @@ def _kind(mode:int) -> str:
         if test(mode): return name
     return 'not a regular file'
 
-# %% ../nbs/01_schema.ipynb #f8c895d4
+# %% ../nbs/01_schema.ipynb #12d34eae
 def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
     "The bytes of the regular file `path` (at most `limit`); `ProfileError` for a FIFO, device, folder or larger file."
     try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
@@ -380,7 +390,7 @@ def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
                                "wrote. Move it out of the registry.")
     return data
 
-# %% ../nbs/01_schema.ipynb #09f12800
+# %% ../nbs/01_schema.ipynb #1f934c11
 def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
     "Whether lists and dicts nest more than `limit` deep in `d` (checked without recursion)."
     stack = [(d, 1)]
@@ -391,7 +401,7 @@ def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
         stack.extend((v, n + 1) for v in (x.values() if isinstance(x, dict) else x))
     return False
 
-# %% ../nbs/01_schema.ipynb #751ac1e4
+# %% ../nbs/01_schema.ipynb #10eee032
 def parse_json(data:bytes, source:str):
     "`data` parsed as JSON; `ProfileError` naming `source` for bad UTF-8, bad JSON, too deep or too big numbers."
     try: text = data.decode('utf-8')
@@ -410,8 +420,15 @@ def parse_json(data:bytes, source:str):
                            "Move it out of the registry.")
     return d
 
-# %% ../nbs/01_schema.ipynb #48cf98a5
+# %% ../nbs/01_schema.ipynb #fdc6448b
 @patch(cls_method=True)
 def load(cls:HardwareCalibration, path) -> HardwareCalibration:
     "Read a profile from `path`; `ProfileError` naming the file when it is missing, malformed or not a regular file."
     return cls.from_dict(parse_json(read_regular(path), str(path)), source=str(path))
+
+# %% ../nbs/01_schema.ipynb #2d30ac25
+@patch
+def measured_precisions(self:HardwareCalibration) -> list[str]:
+    "The precisions this profile holds measured results for, in canonical order."
+    return sort_precisions(p for o in self.operation_profiles.values() for p, r in o.precision_results.items()
+                           if r.supported and (r.median_latency_ms or r.measured_gflops or r.measured_bandwidth_gbps))

@@ -49,3 +49,10 @@ def test_numpy_on_gpu_preset_is_refused_before_running(tmp_path):
     r = calibkit('calibrate', '--preset', 'jetson-orin-nano', '--framework', 'numpy', '--skip-platform-check', '--output', str(tmp_path))
     assert r.returncode == 2 and "framework 'numpy' cannot calibrate preset 'jetson-orin-nano'" in r.stderr
     assert 'EXECUTION DEVICE' not in r.stdout and not list(tmp_path.iterdir())
+
+def test_closed_pipe_is_quiet():
+    # `calibkit platform | head -1`: the reader goes away after one line; no BrokenPipeError traceback
+    p = subprocess.Popen([str(BIN), 'platform', '--no-cuda'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()                                   # gone before the command prints (it starts in about a second)
+    err = p.stderr.read().decode(); p.wait(timeout=60)
+    assert 'Traceback' not in err and p.returncode == 141, (p.returncode, err)

@@ -78,11 +78,18 @@ def test_coverage_template_runs_on_a_registry_device(tmp_path):
     assert r.returncode != 0 and "Unknown model 'vit_b_17'" in outputs_text(tmp_path / 'bad.ipynb')
 
 def test_estimate_template_validates_a_model(tmp_path):
-    out = tmp_path / 'est.ipynb'
-    r = subprocess.run([str(PAPERMILL), str(ROOT / 'examples' / 'estimate.ipynb'), str(out), '-p', 'model', 'mobilenet_v3_small'],
-                       capture_output=True, text=True, timeout=600)
+    # validating measures here: against a quick profile of this host (the registry's may describe another CPU)
+    from calibkit.calibrate import calibrate
+    from calibkit.registry import Registry
+    cal = calibrate('auto', framework='pytorch', precisions='fp32', operations='blas1,blas3', quick=True, verbose=False,
+                    progress=False)
+    Registry(tmp_path / 'reg').save(cal, 'this_host')
+    out, tpl = tmp_path / 'est.ipynb', ROOT / 'examples' / 'estimate.ipynb'
+    r = subprocess.run([str(PAPERMILL), str(tpl), str(out), '-p', 'model', 'mobilenet_v3_small', '-p', 'hardware',
+                        'this_host', '-p', 'registry', str(tmp_path / 'reg')], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     text = outputs_text(out)
     assert 'Latency estimate: mobilenet_v3_small' in text and 'error attribution by op type' in text
+    assert 'measured on another device' not in text
     nb = json.loads(out.read_text())
     assert any('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', [])), 'the estimated-vs-measured plot'
