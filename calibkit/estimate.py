@@ -79,7 +79,45 @@ class OpEstimate:
     @property
     def high_ms(self) -> float: return self.ms * (1 + self.rel_uncertainty)
 
-# %% ../nbs/62_estimate.ipynb #a29cd864
+# %% ../nbs/62_estimate.ipynb #4e2663ba
+def _check_precision(cal:HardwareCalibration, precision:str):
+    "A `PrecisionError` listing the precisions `cal` has, when it has no results at `precision`."
+    if precision in (have := cal.measured_precisions()): return
+    raise PrecisionError(f"The profile of {cal.metadata.hardware_name} has no results at {precision}"
+                         + (f"; it has {', '.join(have)}. Estimate at one of those, or calibrate" if have else
+                            ": calibrate") + f" at {precision} (calibkit calibrate --precisions {precision}).")
+
+# %% ../nbs/62_estimate.ipynb #af698b7e
+def _latency(r, statistic:str) -> Optional[float]:
+    "A result's median latency, or its minimum where `statistic` is 'min' and it has one."
+    return r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms
+
+# %% ../nbs/62_estimate.ipynb #57f74dc4
+def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Optional[float], list]:
+    "(operator entries by (primitive, class) as sorted `ClassPoint`s, one page fault's ms, in-sequence figures)."
+    classes, fault_ms, seq = defaultdict(list), None, []
+    for (prim, cls), rows in lk.class_index(precision).items():
+        for o, r in rows:
+            if cls == 'page_fault': fault_ms = r.median_latency_ms or fault_ms   # prices a validation's faults
+            elif cls == 'sequence':                                             # per op (may be 0)
+                if r.median_latency_ms is not None: seq.append((o.params.get('weight_bytes'), _latency(r, statistic)))
+            elif (prim.startswith('op_') or prim == 'dispatch_overhead') and r.median_latency_ms:
+                spread = ((r.ci_high_ms or r.median_latency_ms) - (r.ci_low_ms or r.median_latency_ms)) / 2 \
+                         / r.median_latency_ms
+                classes[(prim, cls)].append(ClassPoint(entry_work(o), _latency(r, statistic) or r.median_latency_ms,
+                                                       o.key, spread, _features(o.params, 'kk')))
+    return {k: sorted(v) for k, v in classes.items()}, fault_ms, seq
+
+# %% ../nbs/62_estimate.ipynb #06abdabd
+def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
+    """How fast weights that do not fit the last-level cache stream from DRAM: as a matrix-vector product reads its
+    matrix (the DRAM-level gemv bandwidth, about 2/3 of the triad's on the development machine), else the triad's."""
+    gemv = [r.measured_bandwidth_gbps for o in cal.operations('blas2_gemv') if o.cache_level == 'DRAM'
+            for r in [o.precision_results.get(precision) or o.precision_results.get('fp32')]
+            if r and r.supported and r.measured_bandwidth_gbps]
+    return max(gemv) if gemv else cal.measured_bandwidth_gbps
+
+# %% ../nbs/62_estimate.ipynb #2de7dc22
 class Estimator:
     """Latency estimates from one calibration profile, from each entry's median latency (or its minimum:
     `statistic='min'`)."""
@@ -87,62 +125,37 @@ class Estimator:
         if statistic not in ('median', 'min'):
             raise ValueError(f"statistic must be 'median' or 'min', not {statistic!r}")
         self.cal, self.precision, self.lk, self.statistic = cal, canonical(precision), CalibrationLookup(cal), statistic
-        if self.precision not in (have := cal.measured_precisions()):
-            raise PrecisionError(
-                f"The profile of {cal.metadata.hardware_name} has no results at {self.precision}"
-                + (f"; it has {', '.join(have)}. Estimate at one of those, or calibrate" if have else ": calibrate")
-                + f" at {self.precision} (calibkit calibrate --precisions {self.precision}).")
-        self.fault_ms = None
-        self._classes, seq = defaultdict(list), []
-        for (prim, cls), rows in self.lk.class_index(self.precision).items():
-            for o, r in rows:
-                if cls == 'page_fault':  # one minor page fault: prices the faults a validation counts
-                    if r.median_latency_ms: self.fault_ms = r.median_latency_ms
-                elif cls == 'sequence':                             # in-sequence overhead per op (may be 0)
-                    if r.median_latency_ms is not None:
-                        seq.append((o.params.get('weight_bytes'), r.min_latency_ms if statistic == 'min' and
-                                    r.min_latency_ms is not None else r.median_latency_ms))
-                elif (prim.startswith('op_') or prim == 'dispatch_overhead') and r.median_latency_ms:
-                    spread = ((r.ci_high_ms or r.median_latency_ms) -
-                              (r.ci_low_ms or r.median_latency_ms)) / 2 / r.median_latency_ms
-                    lat = r.min_latency_ms if statistic == 'min' and r.min_latency_ms else r.median_latency_ms
-                    self._classes[(prim, cls)].append(
-                        ClassPoint(entry_work(o), lat, o.key, spread, _features(o.params, 'kk')))
-        for v in self._classes.values(): v.sort()
+        _check_precision(cal, self.precision)
+        self._classes, self.fault_ms, seq = _index(self.lk, self.precision, statistic)
         ov = self._classes.get(('dispatch_overhead', 'module'))
         self.overhead_ms = ov[0].ms if ov else 0.
-        self.sequence_ms = statistics.median(
-            v for _, v in seq) if seq else 0.  # per op: the networks' median until a model sets it
-        self._seq = sorted((w, v) for w, v in seq if w)  # (weight bytes, per op) where the profile has them
+        self.sequence_ms = statistics.median(v for _, v in seq) if seq else 0.    # until a model sets it
+        self._seq = sorted((w, v) for w, v in seq if w)     # (weight bytes, per op) where the profile has them
         caches = (cal.metadata.preflight or {}).get('caches') or {}
         self.llc_bytes = max(caches.values()) if caches else None
-        # weights that do not fit the last-level cache stream from DRAM as a matrix-vector product reads its matrix:
-        # the DRAM-level gemv bandwidth (about 2/3 of the triad's on the development machine), else the triad's
-        gemv = [
-            r.measured_bandwidth_gbps for o in cal.operations('blas2_gemv') if o.cache_level == 'DRAM'
-            for r in [o.precision_results.get(self.precision) or o.precision_results.get('fp32')]
-            if r and r.supported and r.measured_bandwidth_gbps
-        ]
-        self.dram_gbps = max(gemv) if gemv else cal.measured_bandwidth_gbps
+        self.dram_gbps = _dram_gbps(cal, self.precision)
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
 
-    def _class_points(self, prim:str, cls:str):
-        """Entries of (prim, cls); a convolution or pool with an uncalibrated class borrows the nearest one
-        (approximated)."""
-        pts, used = first_calibrated(cls, lambda c: self._classes.get((prim, c)))
-        return pts, used is not None and used != cls
+# %% ../nbs/62_estimate.ipynb #41d2f078
+@patch
+def _class_points(self:Estimator, prim:str, cls:str):
+    "Entries of (prim, cls); a convolution or pool with an uncalibrated class borrows the nearest one (approximated)."
+    pts, used = first_calibrated(cls, lambda c: self._classes.get((prim, c)))
+    return pts, used is not None and used != cls
 
-    def sequence_at(self, weight_bytes:float) -> float:
-        """In-sequence overhead per op for a model whose forward reads `weight_bytes` of weights: a robust line
-        (Theil-Sen) through the synthetic networks' (log weight bytes, overhead), read within their range (flat beyond
-        it, never below 0); the networks' median where the profile lacks weight bytes (older profiles)."""
-        if len(self._seq) < 2 or not weight_bytes: return self.sequence_ms
-        from scipy.stats import theilslopes
-        lf = [math.log(f) for f, _ in self._seq]
-        slope, icpt, *_ = theilslopes([v for _, v in self._seq], lf)
-        return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
+# %% ../nbs/62_estimate.ipynb #b0b77e97
+@patch
+def sequence_at(self:Estimator, weight_bytes:float) -> float:
+    """In-sequence overhead per op for a model whose forward reads `weight_bytes` of weights: a robust line
+    (Theil-Sen) through the synthetic networks' (log weight bytes, overhead), read within their range (flat beyond
+    it, never below 0); the networks' median where the profile lacks weight bytes (older profiles)."""
+    if len(self._seq) < 2 or not weight_bytes: return self.sequence_ms
+    from scipy.stats import theilslopes
+    lf = [math.log(f) for f, _ in self._seq]
+    slope, icpt, *_ = theilslopes([v for _, v in self._seq], lf)
+    return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
 
-# %% ../nbs/62_estimate.ipynb #e14e81aa
+# %% ../nbs/62_estimate.ipynb #8add46b2
 def _from_shape(pts, work, f):
     """(ms, quality, nearest entry) from the entries nearest in GEMM shape (log m, log n, log k): their throughputs,
     weighted by inverse squared distance. Equal FLOPs are not equal work for a CPU: ResNet's 3×3 convolutions all
@@ -155,7 +168,7 @@ def _from_shape(pts, work, f):
     rate = sum(wi * p.work / p.ms for wi, (_, p) in zip(w, near)) / sum(w)        # work per ms
     return work / rate, (MatchQuality.SIZE_INTERPOLATED if d0 <= math.log(2) else MatchQuality.SIZE_EXTRAPOLATED), p0
 
-# %% ../nbs/62_estimate.ipynb #16710d58
+# %% ../nbs/62_estimate.ipynb #a6c90a5d
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else
@@ -171,7 +184,7 @@ def _from_class(self:Estimator, prim, cls, work, op=None):
     if borrowed: q = MatchQuality.OP_APPROXIMATED
     return ms, q, near.key, near.spread
 
-# %% ../nbs/62_estimate.ipynb #e60ba93c
+# %% ../nbs/62_estimate.ipynb #0480dfd4
 @patch
 def _se(self:Estimator, op:Op):
     "Squeeze-and-excitation as its parts: global pool, two 1×1 convolutions, activation, sigmoid, multiply."
@@ -183,7 +196,7 @@ def _se(self:Estimator, op:Op):
     if any(g is None for g in got): return None
     return sum(g[0] for g in got), MatchQuality.OP_APPROXIMATED, 'squeeze_excite parts', max(g[3] for g in got)
 
-# %% ../nbs/62_estimate.ipynb #c6830015
+# %% ../nbs/62_estimate.ipynb #c4370d2b
 @patch
 def _from_primitives(self:Estimator, op:Op):
     "Time at the calibrated GEMM throughput / STREAM bandwidth of the op's primitives, plus the dispatch overhead."
@@ -198,7 +211,7 @@ def _from_primitives(self:Estimator, op:Op):
         if u.role == 'dominant': quality, entry = m.quality, m.entry or ''
     return compute + memory + self.overhead_ms, quality, entry, ('compute' if compute >= memory else 'memory')
 
-# %% ../nbs/62_estimate.ipynb #be768340
+# %% ../nbs/62_estimate.ipynb #88b67ba1
 @patch
 def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The latency of one op as the calibration timed it: alone, in a loop."
@@ -225,7 +238,7 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
-# %% ../nbs/62_estimate.ipynb #585be59a
+# %% ../nbs/62_estimate.ipynb #1440cef9
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     """The estimated latency of one op in the model: as timed alone, plus the calibrated in-sequence overhead for ops
@@ -239,7 +252,7 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         e.entry += ' + in-sequence'
     return e
 
-# %% ../nbs/62_estimate.ipynb #5a1e1e28
+# %% ../nbs/62_estimate.ipynb #69fd616c
 @dataclass
 class Estimate:
     "Estimated latency of a model, per op and per subgraph."
@@ -260,44 +273,29 @@ class Estimate:
         "Half-width of the uncertainty band: the per-op uncertainties added in quadrature."
         return math.sqrt(sum((o.ms * o.rel_uncertainty) ** 2 for o in self.ops))
 
-    def by_subgraph(self) -> list[dict]:
-        "Latency, bound and uncertainty per fusion subgraph."
-        acc = defaultdict(list)
-        for o in self.ops: acc[o.subgraph].append(o)
-        return [dict(id=s.id, pattern=s.pattern, ms=sum(o.ms for o in acc[s.id]),
-                     band_ms=math.sqrt(sum((o.ms*o.rel_uncertainty)**2 for o in acc[s.id])),
-                     bound=max(acc[s.id], key=lambda o: o.ms).bound if acc[s.id] else 'none') for s in self.subgraphs]
+# %% ../nbs/62_estimate.ipynb #723c79df
+@patch
+def by_subgraph(self:Estimate) -> list[dict]:
+    "Latency, bound and uncertainty per fusion subgraph."
+    acc = defaultdict(list)
+    for o in self.ops: acc[o.subgraph].append(o)
+    return [dict(id=s.id, pattern=s.pattern, ms=sum(o.ms for o in acc[s.id]),
+                 band_ms=math.sqrt(sum((o.ms*o.rel_uncertainty)**2 for o in acc[s.id])),
+                 bound=max(acc[s.id], key=lambda o: o.ms).bound if acc[s.id] else 'none') for s in self.subgraphs]
 
-    def to_dataframe(self):
-        "One row per op."
-        import pandas as pd
-        sg = {s.id: s.pattern for s in self.subgraphs}
-        return pd.DataFrame([
-            dict(name=o.op.name, op_type=o.op.op_type.value, kind=o.op.kind, pattern=sg[o.subgraph], ms=o.ms,
-                 low_ms=o.low_ms, high_ms=o.high_ms, bound=o.bound, source=o.source, quality=o.quality.value,
-                 entry=o.entry, flops=o.op.flops, bytes=o.op.bytes) for o in self.ops
-        ])
+# %% ../nbs/62_estimate.ipynb #b3359e37
+@patch
+def to_dataframe(self:Estimate):
+    "One row per op."
+    import pandas as pd
+    sg = {s.id: s.pattern for s in self.subgraphs}
+    return pd.DataFrame([
+        dict(name=o.op.name, op_type=o.op.op_type.value, kind=o.op.kind, pattern=sg[o.subgraph], ms=o.ms,
+             low_ms=o.low_ms, high_ms=o.high_ms, bound=o.bound, source=o.source, quality=o.quality.value,
+             entry=o.entry, flops=o.op.flops, bytes=o.op.bytes) for o in self.ops
+    ])
 
-    def summary(self) -> str:
-        "Totals, bounds and the most expensive op types."
-        by_b, by_t = defaultdict(float), defaultdict(float)
-        for o in self.ops: by_b[o.bound] += o.ms; by_t[o.op.op_type.value] += o.ms
-        lines = [
-            f"Latency estimate: {self.model} on {self.hardware} ({self.precision}, {self.framework})",
-            f"  total {self.total_ms:.2f} ms ± {self.band_ms:.2f} ms  ({len(self.ops)} ops, {len(self.subgraphs)} "
-            "subgraphs)",
-            '  by bound:   ' + ', '.join(f"{b} {v:.2f} ms ({v/self.total_ms:.0%})"
-                                         for b, v in sorted(by_b.items(), key=lambda x: -x[1]) if v),
-            '  top types:  ' + ', '.join(f"{t} {v:.2f} ms"
-                                         for t, v in sorted(by_t.items(), key=lambda x: -x[1])[:6])
-        ]
-        if self.profile: lines.insert(1, f"  profile: {self.profile}")
-        if self.graph is not None and self.graph.uncaptured:
-            lines.append("  ⚠ not in the total (not captured; their latency is unknown): " +
-                         '; '.join(self.graph.uncaptured))
-        return '\n'.join(lines + self.match_warnings())
-
-# %% ../nbs/62_estimate.ipynb #b9d79fd3
+# %% ../nbs/62_estimate.ipynb #6c7ec818
 @patch
 def match_shares(self:Estimate) -> dict:
     "Shares of the estimated time on approximated entries, and of the FLOPs and bytes of ops with no entry."
@@ -308,7 +306,7 @@ def match_shares(self:Estimate) -> dict:
     return dict(approximated_time=share(approx, lambda o: o.ms), missing_ops=len(missing),
                 missing_flops=share(missing, lambda o: o.op.flops), missing_bytes=share(missing, lambda o: o.op.bytes))
 
-# %% ../nbs/62_estimate.ipynb #f2c28f31
+# %% ../nbs/62_estimate.ipynb #27d947ce
 @patch
 def match_warnings(self:Estimate) -> list[str]:
     "The summary's warnings when approximated entries carry half the time, or ops with no entry a tenth of the work."
@@ -321,7 +319,25 @@ def match_warnings(self:Estimate) -> list[str]:
                    "the bytes) have no calibration entry (MISSING): timed at the dispatch overhead only")
     return out
 
-# %% ../nbs/62_estimate.ipynb #0ae0440c
+# %% ../nbs/62_estimate.ipynb #74a3c15a
+@patch
+def summary(self:Estimate) -> str:
+    "Totals, bounds and the most expensive op types; what is not in the total, and what the estimate rests on."
+    by_b, by_t = defaultdict(float), defaultdict(float)
+    for o in self.ops: by_b[o.bound] += o.ms; by_t[o.op.op_type.value] += o.ms
+    top = lambda d, n=None: sorted(d.items(), key=lambda x: -x[1])[:n]
+    lines = [f"Latency estimate: {self.model} on {self.hardware} ({self.precision}, {self.framework})"]
+    lines += [f"  profile: {self.profile}"] if self.profile else []
+    lines += [f"  total {self.total_ms:.2f} ms ± {self.band_ms:.2f} ms  ({len(self.ops)} ops, "
+              f"{len(self.subgraphs)} subgraphs)",
+              '  by bound:   ' + ', '.join(f"{b} {v:.2f} ms ({v/self.total_ms:.0%})" for b, v in top(by_b) if v),
+              '  top types:  ' + ', '.join(f"{t} {v:.2f} ms" for t, v in top(by_t, 6))]
+    if self.graph is not None and self.graph.uncaptured:
+        lines.append("  ⚠ not in the total (not captured; their latency is unknown): " +
+                     '; '.join(self.graph.uncaptured))
+    return '\n'.join(lines + self.match_warnings())
+
+# %% ../nbs/62_estimate.ipynb #ef76d1d5
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at

@@ -663,7 +663,19 @@ def _onnx():
         raise ModelError("Reading an ONNX model needs the onnx package: pip install 'calibkit[onnx]'.") from None
     return onnx
 
-# %% ../nbs/50_graph.ipynb #6c2c2b06
+# %% ../nbs/50_graph.ipynb #0d64a358
+def _load_small(model, folder:Path):
+    "Loads the small initializers kept in external data files (shape computations read them); weights stay out."
+    onnx = _onnx()
+    from onnx.external_data_helper import load_external_data_for_tensor
+    for t in model.graph.initializer:
+        if t.data_location != onnx.TensorProto.EXTERNAL or math.prod(t.dims) > _ONNX_SMALL: continue
+        try: load_external_data_for_tensor(t, str(folder))
+        except Exception: continue                     # no data file: the tensor stays a weight of known shape
+        t.data_location = onnx.TensorProto.DEFAULT
+        del t.external_data[:]
+
+# %% ../nbs/50_graph.ipynb #99be144b
 def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
              ):
     "The ONNX model `model` with its local functions inlined; one `ModelError` for a missing or unreadable file."
@@ -676,9 +688,10 @@ def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
             raise ModelError(f"{p} is not a readable ONNX model ({_first_line(e)}): export it "
                              "again, e.g. with torch.onnx.export.") from None
         if not model.graph.node: raise ModelError(f"{p} holds no ONNX graph: export the model again.")
+        _load_small(model, p.parent)
     return onnx.inliner.inline_local_functions(model) if model.functions else model
 
-# %% ../nbs/50_graph.ipynb #706d1dac
+# %% ../nbs/50_graph.ipynb #4309c238
 _ONNX_DTYPES = {'FLOAT': torch.float32, 'FLOAT16': torch.float16, 'BFLOAT16': torch.bfloat16, 'DOUBLE': torch.float64,
            'INT8': torch.int8, 'UINT8': torch.uint8, 'INT16': torch.int16, 'UINT16': torch.uint16,
            'INT32': torch.int32, 'UINT32': torch.uint32, 'INT64': torch.int64, 'UINT64': torch.uint64,
@@ -693,17 +706,17 @@ def _onnx_dtype(elem_type:int):
     name = onnx.TensorProto.DataType.Name(elem_type)
     return _ONNX_DTYPES.get(name) or onnx.helper.tensor_dtype_to_np_dtype(elem_type)
 
-# %% ../nbs/50_graph.ipynb #f4ebfce4
+# %% ../nbs/50_graph.ipynb #9ed10172
 def _onnx_dims(shape) -> tuple:
     "The dims of a TensorShapeProto: ints, the names of symbolic dims, None for dims with neither."
     return tuple(d.dim_value if d.HasField('dim_value') else (d.dim_param or None) for d in shape.dim)
 
-# %% ../nbs/50_graph.ipynb #0f482650
+# %% ../nbs/50_graph.ipynb #6cf4bbd3
 def _show_dims(dims:tuple) -> str:
     "`dims` as the messages show them: `(batch, 3, ?)`."
     return '(' + ', '.join('?' if d is None else str(d) for d in dims) + ')'
 
-# %% ../nbs/50_graph.ipynb #ef4909b9
+# %% ../nbs/50_graph.ipynb #3f3d77e9
 def _onnx_tensors(g) -> dict[str, tuple]:
     "name -> (dims, dtype) of each tensor of graph `g` with a known shape: inputs, values, outputs, initializers."
     out = {}
@@ -714,7 +727,7 @@ def _onnx_tensors(g) -> dict[str, tuple]:
     out.update({i.name: (tuple(i.dims), _onnx_dtype(i.data_type)) for i in g.initializer})
     return out
 
-# %% ../nbs/50_graph.ipynb #a062c3a4
+# %% ../nbs/50_graph.ipynb #97e97740
 def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
                ) -> dict[str, tuple]:
     "name -> declared dims of each input the model takes (old-style initializers listed as inputs left out)."
@@ -722,7 +735,7 @@ def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
     inits = {i.name for i in g.initializer}
     return {i.name: _onnx_dims(i.type.tensor_type.shape) for i in g.input if i.name not in inits}
 
-# %% ../nbs/50_graph.ipynb #7912ca19
+# %% ../nbs/50_graph.ipynb #d1a4fa60
 def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
     "The shapes example input `x` gives, by input name."
     shape = lambda v: tuple(int(d) for d in (v.shape if hasattr(v, 'shape') else v))
@@ -737,7 +750,7 @@ def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
         raise ModelError(f"{len(x)} example inputs given; the ONNX model takes {len(names)}: {', '.join(names)}.")
     return {k: shape(v) for k, v in zip(names, x)}
 
-# %% ../nbs/50_graph.ipynb #a0943f17
+# %% ../nbs/50_graph.ipynb #bd3d6b1c
 def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
                 given:dict[str, tuple], # input name -> the shape to use
                ) -> dict[str, tuple]:
@@ -759,7 +772,7 @@ def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
         out[k] = dims
     return out
 
-# %% ../nbs/50_graph.ipynb #22fe39f7
+# %% ../nbs/50_graph.ipynb #aa894367
 _ONNX_SMALL = 1 << 16     # elements: constants up to this size are evaluated, larger ones are weights
 
 def _onnx_skeleton(m, shapes:dict[str, tuple]):
@@ -775,7 +788,7 @@ def _onnx_skeleton(m, shapes:dict[str, tuple]):
     graph = onnx.helper.make_graph(g.node, g.name, inputs, g.output, small)
     return onnx.helper.make_model(graph, opset_imports=m.opset_import, ir_version=m.ir_version)
 
-# %% ../nbs/50_graph.ipynb #49dff8a2
+# %% ../nbs/50_graph.ipynb #96b94265
 _ONNX_NO_FOLD = {'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli',
             'Dropout', 'If', 'Loop', 'Scan', 'SequenceMap'}
 
@@ -793,13 +806,13 @@ def _onnx_evaluate(n, types:dict, values:dict, opset:int) -> Optional[list]:
     except Exception: return None                               # an op the reference cannot run: left to inference
     return outs if all(o.size <= _ONNX_SMALL for o in outs) else None
 
-# %% ../nbs/50_graph.ipynb #20811082
+# %% ../nbs/50_graph.ipynb #17fd30a9
 def _onnx_reference():
     "ONNX's reference implementation (imported on first use: it loads every op)."
     import onnx.reference
     return onnx.reference
 
-# %% ../nbs/50_graph.ipynb #41ab800d
+# %% ../nbs/50_graph.ipynb #c196e846
 def _onnx_fold(sk, values:dict, opset:int) -> bool:
     "Evaluates into `values` what of skeleton `sk` computes shapes; folded nodes become `Constant`s. Whether any did."
     onnx, nodes, types, changed = _onnx(), [], _onnx_tensors(sk.graph), False
@@ -813,7 +826,7 @@ def _onnx_fold(sk, values:dict, opset:int) -> bool:
     if changed: del sk.graph.node[:]; sk.graph.node.extend(nodes)
     return changed
 
-# %% ../nbs/50_graph.ipynb #e6dbeafd
+# %% ../nbs/50_graph.ipynb #3589496b
 def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
     "(graph with every shape inference and folding settle, names of the tensors folded) of model `m`."
     onnx = _onnx()
@@ -828,7 +841,7 @@ def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
         if not _onnx_fold(sk, values, opset): break
     return sk.graph, set(values)
 
-# %% ../nbs/50_graph.ipynb #8c05a236
+# %% ../nbs/50_graph.ipynb #5acffbcf
 _ONNX_BY_TYPE = {
     OT.CONV2D: 'Conv ConvTranspose ConvInteger QLinearConv', OT.LINEAR: 'Gemm',
     OT.MATMUL: 'MatMul MatMulInteger QLinearMatMul Einsum', OT.MULTIHEAD_ATTENTION: 'Attention',
@@ -854,7 +867,7 @@ _ONNX_BY_TYPE = {
 }
 ONNX_TYPES = {n: t for t, names in _ONNX_BY_TYPE.items() for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #addf026e
+# %% ../nbs/50_graph.ipynb #58a6db37
 def _onnx_constants(g) -> set[str]:
     "The tensors of graph `g` known before any input arrives."
     const = {i.name for i in g.initializer}
@@ -862,7 +875,7 @@ def _onnx_constants(g) -> set[str]:
         if n.op_type == 'Constant' or (n.input and all(i in const for i in n.input if i)): const.update(n.output)
     return const
 
-# %% ../nbs/50_graph.ipynb #97639aaa
+# %% ../nbs/50_graph.ipynb #26ff110f
 _ONNX_POSITIONS = {'Conv': (0, 1, 2), 'ConvTranspose': (0, 1, 2), 'ConvInteger': (0, 1), 'QLinearConv': (0, 3, 8),
               'MatMul': (0, 1), 'MatMulInteger': (0, 1), 'QLinearMatMul': (0, 3), 'Gemm': (0, 1, 2)}
 
@@ -870,7 +883,7 @@ def _onnx_attrs(n) -> dict:
     "The attributes of node `n` by name, as Python values."
     return {a.name: _onnx().helper.get_attribute_value(a) for a in n.attribute}
 
-# %% ../nbs/50_graph.ipynb #c99a6f96
+# %% ../nbs/50_graph.ipynb #de53d126
 def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
     "(type, activations, weights) of node `n`: the type a product or convolution takes from its operands."
     t = ONNX_TYPES.get(n.op_type, OT.UNKNOWN)
@@ -889,14 +902,15 @@ def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
         ins, wts = ins + wts[:1], wts[1:]
     return t, ins, wts
 
-# %% ../nbs/50_graph.ipynb #f20abd84
+# %% ../nbs/50_graph.ipynb #9e0ca060
 def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
-    "The final type of node `n`: folded when it computes from weights alone, a view for a cast to the same dtype."
-    if n.op_type != 'Constant' and n.output and all(o in const for o in n.output if o): return OT.NOOP
+    "The final type of node `n`: folded when it computes from constants alone, a view for a cast to the same dtype."
+    folded = all(o in const for o in n.output if o) or all(i in const for i in n.input if i)
+    if n.op_type != 'Constant' and n.output and n.input and folded: return OT.NOOP
     if n.op_type in ('Cast', 'CastLike') and ins and outs and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #94fd1b5d
+# %% ../nbs/50_graph.ipynb #91c3038a
 def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     "The `Op` of ONNX node `n`."
     kind = n.op_type if n.domain in ('', 'ai.onnx') else f'{n.domain}.{n.op_type}'
@@ -917,22 +931,23 @@ def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     if 'kernel' in op.params and 'hw' in op.params: op.params['stride'] = tuple(a.get('strides') or (1, 1))
     return op
 
-# %% ../nbs/50_graph.ipynb #8c9a95db
+# %% ../nbs/50_graph.ipynb #b07f6924
 _ONNX_CONTROL = {'If', 'Loop', 'Scan', 'SequenceMap'}
 
-def _onnx_uncaptured(nodes:list, ops:list[Op]) -> list[str]:
-    "What of the graph is not costed: control flow, and ops without shapes."
+def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
+    "What of the graph is not costed: control flow, and ops a tensor of which has no known shape."
     out = [f"{o.name} ({o.kind}): control flow, its bodies not analysed" for n, o in zip(nodes, ops)
            if n.op_type in _ONNX_CONTROL]
     costed = lambda n, o: n.op_type not in _ONNX_CONTROL and o.op_type not in (OT.NOOP, OT.VIEW)
-    shapeless = lambda n, o: o.output_shape is None and n.output or not o.input_shapes and n.input and n.input[0]
+    known = lambda x: x in types and all(isinstance(d, int) for d in types[x][0])
+    shapeless = lambda n, o: not all(known(x) for x in [*n.input, *n.output] if x)
     open_ = [o.name for n, o in zip(nodes, ops) if costed(n, o) and shapeless(n, o)]
     if open_: out.append(f"{len(open_)} op{'s' * (len(open_) > 1)} whose shapes ONNX shape inference left open "
                          f"({', '.join(open_[:3])}{', ...' if len(open_) > 3 else ''}): their FLOPs and bytes are not "
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #7682a073
+# %% ../nbs/50_graph.ipynb #d4b301f7
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     "(users, first inputs) of the ops, following tensor names."
     producer = {x: o.name for n, o in zip(nodes, ops) for x in n.output if x}
@@ -942,7 +957,7 @@ def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     first = {o.name: next((producer[x] for x in n.input if x in producer), None) for n, o in zip(nodes, ops)}
     return users, first
 
-# %% ../nbs/50_graph.ipynb #e88dea25
+# %% ../nbs/50_graph.ipynb #7ab263cc
 def _onnx_names(nodes:list) -> list[str]:
     "A unique name per node: its own, else its type and index."
     seen, out = set(), []
@@ -952,7 +967,7 @@ def _onnx_names(nodes:list) -> list[str]:
         seen.add(name); out.append(name)
     return out
 
-# %% ../nbs/50_graph.ipynb #55f5a7d9
+# %% ../nbs/50_graph.ipynb #6129c216
 def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
               example_input=None, # a tensor or shape (first input), a tuple of them, or a dict by input name
               name:Optional[str]=None, # the name reports use (default: the file's stem, or the graph's name)
@@ -968,9 +983,9 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
     stem = Path(model).stem if isinstance(model, (str, Path)) else None
     return Graph(model=name or stem or g.name or 'onnx', ops=ops, tracer='onnx',
                  input_shape=next(iter(shapes.values())) if len(shapes) == 1 else shapes, users=users,
-                 first_input=first, uncaptured=_onnx_uncaptured(nodes, ops))
+                 first_input=first, uncaptured=_onnx_uncaptured(nodes, ops, types))
 
-# %% ../nbs/50_graph.ipynb #38c29bf9
+# %% ../nbs/50_graph.ipynb #d0dba111
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -993,14 +1008,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #1dedea19
+# %% ../nbs/50_graph.ipynb #d0c09b27
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #96d37b67
+# %% ../nbs/50_graph.ipynb #2b7d7a30
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -1014,7 +1029,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #ee07bf5c
+# %% ../nbs/50_graph.ipynb #3ecd869a
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
