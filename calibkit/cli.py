@@ -214,45 +214,44 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #aad673aa
-def parser() -> argparse.ArgumentParser:
-    "The argument parser of `calibkit`."
-    ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
-    ap.add_argument('--version', action='version', version=f"calibkit {calibkit.__version__}")
-    sub = ap.add_subparsers(dest='command', required=True, metavar='COMMAND')
+# %% ../nbs/81_cli.ipynb #413f29e6
+def _host_commands(sub):
+    "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
     p.add_argument('--json', action='store_true', help='print JSON')
     p.add_argument('--no-cuda', action='store_true', help='do not query CUDA (skips importing PyTorch)')
     p.set_defaults(func=cmd_platform)
-    p = sub.add_parser('presets', help='list device presets and whether they fit this host')
-    p.set_defaults(func=cmd_presets)
+    sub.add_parser('presets', help='list device presets and whether they fit this host').set_defaults(func=cmd_presets)
     p = sub.add_parser('check', help='validate a preset against this host')
     p.add_argument('--preset', required=True, help="preset name (see `calibkit presets`), or 'auto'")
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
+
+# %% ../nbs/81_cli.ipynb #b4cdcea9
+def _calibrate_command(sub):
+    "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
     p.add_argument('--preset', required=True, help="preset name (see `calibkit presets`), or 'auto' for this host")
     p.add_argument('--framework', choices=['numpy', 'pytorch'],
                    help='default: numpy for CPU presets, pytorch for GPU presets')
     p.add_argument('--precisions',
                    help="comma-separated, e.g. fp32,bf16 (default: every precision the framework expresses)")
-    p.add_argument(
-        '--operations', help=
-        'comma-separated groups among stream,blas1,blas2,blas3,operators (default: the four BLAS/STREAM groups, plus '
-        'operators for a full PyTorch run)'
-    )
+    p.add_argument('--operations', help='comma-separated groups among stream,blas1,blas2,blas3,operators (default: '
+                   'the four BLAS/STREAM groups, plus operators for a full PyTorch run)')
     p.add_argument('--quick', action='store_true', help='one size per cache level and fewer repetitions')
-    p.add_argument(
-        '--power-mode',
-        help="the device's power mode (default: the host's nvpmodel mode, else the preset's default)")
-    p.add_argument(
-        '--output',
-        help='folder for the profile (default: hardware_registry/<cpu|gpu>/<hardware_id>/calibrations)')
+    p.add_argument('--power-mode',
+                   help="the device's power mode (default: the host's nvpmodel mode, else the preset's default)")
+    p.add_argument('--output',
+                   help='folder for the profile (default: hardware_registry/<cpu|gpu>/<hardware_id>/calibrations)')
     p.add_argument('--skip-platform-check', action='store_true',
                    help='calibrate even if the preset does not fit this host (recorded)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
+
+# %% ../nbs/81_cli.ipynb #92a6fa42
+def _registry_commands(sub):
+    "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
     for o in ('--hardware', '--framework', '--power-mode'):
         p.add_argument(o, help=f"only this {o[2:].replace('-', ' ')}")
@@ -272,6 +271,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--apply', action='store_true', help='do it (default: dry run)')
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
+
+# %% ../nbs/81_cli.ipynb #d703d589
+def _model_commands(sub):
+    "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
     _model_args(p)
     p.add_argument('--json', help='write the JSON report here')
@@ -288,9 +291,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser('docs', help='build the documentation site from the notebooks (offline)')
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.set_defaults(func=cmd_docs)
+
+# %% ../nbs/81_cli.ipynb #eb144a06
+def parser() -> argparse.ArgumentParser:
+    "The argument parser of `calibkit`."
+    ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
+    ap.add_argument('--version', action='version', version=f"calibkit {calibkit.__version__}")
+    sub = ap.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for add in (_host_commands, _calibrate_command, _registry_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #ed53a9e3
+# %% ../nbs/81_cli.ipynb #e8654aec
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -298,14 +309,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #d7b3b84a
+# %% ../nbs/81_cli.ipynb #ff155572
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #9cec7fcd
+# %% ../nbs/81_cli.ipynb #54c83d0b
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #fa79de65
+# %% ../nbs/81_cli.ipynb #7fdb554b
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)

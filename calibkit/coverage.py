@@ -215,83 +215,85 @@ def to_csv(self:CoverageReport, path) -> Path:
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/61_coverage.ipynb #30ab0235
+# %% ../nbs/61_coverage.ipynb #7b365a5f
 _COL = {
     'CALIBRATED': 'green', 'APPROXIMATED': 'yellow', 'MISSING': 'red', 'HIGH': 'red', 'MEDIUM': 'yellow',
     'LOW': 'green'
 }
 _SHORT = {'CALIBRATED': 'CALIBRATED', 'APPROXIMATED': 'APPROX', 'MISSING': 'MISSING'}
 
-@patch
-def render(self:CoverageReport) -> str:
-    "The report as rich console markup."
+def _pattern_rows(pat:str, ss:list, byid:dict) -> list[str]:
+    "The rows of one fusion pattern: its subgraphs together, then each op position of them when it has several."
     from rich.markup import escape
-    title = (f"Calibration Coverage Analysis: {self.model} on {self.hardware} ({self.power_mode}, "
-             f"{self.precision.upper()}, {self.framework})")
-    L = [f"[bold]{title}[/bold]", '=' * len(title)]
-    L += [f"[red]⚠ {w}[/red]" for w in self.warnings]
-    L += [
-        '', 'Subgraph Coverage:',
-        f"  {'Pattern':<34}{'Ops':>6}{'FLOPs':>9}   {'Status':<12}{'Calibration':<22}{'Est.Eff':>8}",
-        '  ' + '-' * 93
-    ]
-    pats = defaultdict(list)
+    ops = [o for s in ss for o in byid[s.id]]
+    worst = max((o.status for o in ops), key=['CALIBRATED', 'APPROXIMATED', 'MISSING'].index)
+    first = [m for o in ops for m in o.matches[:1] if m.entry]
+    entry = Counter(_entry_label(m) for m in first).most_common(1)[0][0] if first else '-'
+    effs = [m.efficiency for m in first if m.efficiency is not None]
+    eff = f"{100*sum(effs)/len(effs):.0f}%" if effs else '-'
+    L = [f"  {escape(pat[:34]):<34}{'x'+str(len(ss)):>6}{_g(sum(s.flops for s in ss)):>9}   "
+         f"[{_COL[worst]}]{_SHORT[worst]:<12}[/]{escape(f'{entry:<22}')}{eff:>8}"]
+    for i, op in enumerate(ss[0].ops if len(ss[0].ops) > 1 else []):
+        oc = [o for s in ss for o in byid[s.id] if s.ops.index(o.op) == i]
+        m = oc[0].matches[0] if oc[0].matches else None
+        e = f"{100*m.efficiency:.0f}%" if m and m.efficiency is not None else '-'
+        L.append(f"    - {op.kind:<30}{'':>6}{_g(sum(o.op.flops for o in oc)):>9}   "
+                 f"[{_COL[oc[0].status]}]{_SHORT[oc[0].status]:<12}[/]"
+                 f"{escape(f'{_entry_label(m) if m else chr(45):<22}')}{e:>8}")
+    return L
+
+# %% ../nbs/61_coverage.ipynb #f94eb747
+@patch
+def _subgraph_lines(self:CoverageReport) -> list[str]:
+    "The subgraph table: one row per fusion pattern, the most FLOPs first."
+    L = ['', 'Subgraph Coverage:',
+         f"  {'Pattern':<34}{'Ops':>6}{'FLOPs':>9}   {'Status':<12}{'Calibration':<22}{'Est.Eff':>8}", '  ' + '-' * 93]
+    pats, byid = defaultdict(list), defaultdict(list)
     for s in self.subgraphs: pats[s.pattern].append(s)
-    byid = defaultdict(list)
     for o in self.ops: byid[o.subgraph].append(o)
-    for pat, ss in sorted(pats.items(), key=lambda kv: -sum(s.flops for s in kv[1])):
-        ops = [o for s in ss for o in byid[s.id]]
-        worst = max((o.status for o in ops), key=['CALIBRATED', 'APPROXIMATED', 'MISSING'].index)
-        first = [m for o in ops for m in o.matches[:1] if m.entry]
-        entry = Counter(_entry_label(m) for m in first).most_common(1)[0][0] if first else '-'
-        effs = [m.efficiency for m in first if m.efficiency is not None]
-        eff = f"{100*sum(effs)/len(effs):.0f}%" if effs else '-'
-        st = _SHORT[worst]
-        L.append(
-            f"  {escape(pat[:34]):<34}{'x'+str(len(ss)):>6}{_g(sum(s.flops for s in ss)):>9}   "
-            f"[{_COL[worst]}]{st:<12}[/]{escape(f'{entry:<22}')}{eff:>8}"
-        )
-        if len(ss[0].ops) > 1:
-            for i, op in enumerate(ss[0].ops):
-                oc = [o for s in ss for o in byid[s.id] if s.ops.index(o.op) == i]
-                m = oc[0].matches[0] if oc[0].matches else None
-                e = f"{100*m.efficiency:.0f}%" if m and m.efficiency is not None else '-'
-                L.append(
-                    f"    - {op.kind:<30}{'':>6}{_g(sum(o.op.flops for o in oc)):>9}   "
-                    f"[{_COL[oc[0].status]}]{_SHORT[oc[0].status]:<12}[/]"
-                    f"{escape(f'{_entry_label(m) if m else chr(45):<22}')}{e:>8}")
+    for pat, ss in sorted(pats.items(), key=lambda kv: -sum(s.flops for s in kv[1])): L += _pattern_rows(pat, ss, byid)
+    return L
+
+# %% ../nbs/61_coverage.ipynb #b914fbcb
+@patch
+def _summary_lines(self:CoverageReport) -> list[str]:
+    "Op counts and FLOPs by status."
     s = self.summary()
     pct = lambda n: f"{100*n/s['total_ops']:.1f}%" if s['total_ops'] else '-'
     fp = lambda n: f"{100*n/s['total_flops']:.1f}%" if s['total_flops'] else '-'
-    L += ['', 'Summary:', f"  Operations:   {s['total_ops']:>5} total",
-          f"  [green]Calibrated:[/]   {s['calibrated']:>5} ({pct(s['calibrated'])})   - direct calibration match",
-          f"  [yellow]Approximated:[/] {s['approximated']:>5} ({pct(s['approximated'])})   - using similar calibration",
-          f"  [red]Missing:[/]      {s['missing']:>5} ({pct(s['missing'])})   - no applicable calibration",
-          '', '  FLOPs Coverage:',
-          f"  Calibrated:   {_g(s['calibrated_flops'])} ({fp(s['calibrated_flops'])}) of {_g(s['total_flops'])} total",
-          f"  Approximated: {_g(s['approximated_flops'])} ({fp(s['approximated_flops'])})",
-          f"  Missing:      {_g(s['missing_flops'])} ({fp(s['missing_flops'])})",
-          '', '  Accuracy Risk Assessment:']
-    L += [
-        f"  [{_COL[r['level']]}]{r['level']} RISK:[/] {r['op_type']} ({r['count']} instances) - {r['reason']}"
-        for r in self.risks()
-    ]
-    gs = self.gaps()
-    if gs:
+    n, f = (lambda k: f"{s[k]:>5} ({pct(s[k])})"), (lambda k: f"{_g(s[k])} ({fp(s[k])})")
+    return ['', 'Summary:', f"  Operations:   {s['total_ops']:>5} total",
+            f"  [green]Calibrated:[/]   {n('calibrated')}   - direct calibration match",
+            f"  [yellow]Approximated:[/] {n('approximated')}   - using similar calibration",
+            f"  [red]Missing:[/]      {n('missing')}   - no applicable calibration",
+            '', '  FLOPs Coverage:',
+            f"  Calibrated:   {f('calibrated_flops')} of {_g(s['total_flops'])} total",
+            f"  Approximated: {_g(s['approximated_flops'])} ({fp(s['approximated_flops'])})",
+            f"  Missing:      {_g(s['missing_flops'])} ({fp(s['missing_flops'])})"]
+
+# %% ../nbs/61_coverage.ipynb #361ba469
+@patch
+def render(self:CoverageReport) -> str:
+    "The report as rich console markup."
+    title = (f"Calibration Coverage Analysis: {self.model} on {self.hardware} ({self.power_mode}, "
+             f"{self.precision.upper()}, {self.framework})")
+    L = [f"[bold]{title}[/bold]", '=' * len(title)] + [f"[red]⚠ {w}[/red]" for w in self.warnings]
+    L += self._subgraph_lines() + self._summary_lines() + ['', '  Accuracy Risk Assessment:']
+    L += [f"  [{_COL[r['level']]}]{r['level']} RISK:[/] {r['op_type']} ({r['count']} instances) - {r['reason']}"
+          for r in self.risks()]
+    if (gs := self.gaps()):
         L += ['', '  Gaps (what would close them):'] + [
-            f"  - {g['operation_type']} x{g['count']} ({g['status']}): {g['suggested_calibration']}"
-            for g in gs[:8]
-        ]
+            f"  - {g['operation_type']} x{g['count']} ({g['status']}): {g['suggested_calibration']}" for g in gs[:8]]
     return '\n'.join(L)
 
-# %% ../nbs/61_coverage.ipynb #5f683d90
+# %% ../nbs/61_coverage.ipynb #e7e9d022
 @patch
 def show(self:CoverageReport, console=None):
     "Print the report in colour (a terminal or a notebook)."
     from rich.console import Console
     (console or Console(highlight=False, width=120)).print(self.render())
 
-# %% ../nbs/61_coverage.ipynb #1d066a29
+# %% ../nbs/61_coverage.ipynb #8182d0f2
 @patch
 def plot(self:CoverageReport, ax=None):
     "Stacked bars: FLOPs per op type by coverage status (log scale)."
@@ -309,7 +311,7 @@ def plot(self:CoverageReport, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/61_coverage.ipynb #a2fba2af
+# %% ../nbs/61_coverage.ipynb #17e5d613
 def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
             precision:str='fp32', # the precision the model runs at

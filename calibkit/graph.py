@@ -249,79 +249,96 @@ def _fill_conv(op:Op, mod, ins, outs, weights:list):
     op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
                      k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else None)
 
-# %% ../nbs/50_graph.ipynb #8e07a87b
-def fill_costs(op:Op, mod, args:list, ins, outs, weights:list):
-    "FLOPs, bytes and parameters of `op` from its module (or None), positional args, input and output tensors."
-    t, out_n = op.op_type, _numel(outs)
-    op.bytes_in, op.bytes_out, op.bytes_weights = _nbytes(ins), _nbytes(outs), _nbytes(weights)
-    if t in _CONV_TYPES and outs and ins: _fill_conv(op, mod, ins, outs, weights)
-    elif t == OT.LINEAR and ins and outs:
-        x, o = ins[0][0], outs[0][0]
-        _gemm_flops(op, math.prod(x[:-1]), o[-1], x[-1])
-    elif t == OT.MATMUL and op.kind == 'einsum':
+# %% ../nbs/50_graph.ipynb #5dc011ef
+def _fill_product(op:Op, args:list, ins:list, outs:list):
+    "A linear layer, a matmul (batched) or a two-operand einsum, as the GEMM it is."
+    if op.op_type == OT.LINEAR:
+        if ins and outs: _gemm_flops(op, math.prod(ins[0][0][:-1]), outs[0][0][-1], ins[0][0][-1])
+    elif op.kind == 'einsum':
         if (mnkb := _einsum_mnkb(args[0], [s for s, _ in ins])): _gemm_flops(op, *mnkb)
-    elif t == OT.MATMUL and len(ins) >= 2:
+    elif len(ins) >= 2:
         a, b = ins[0][0], ins[1][0]
         batch = math.prod(outs[0][0][:-2]) if outs and len(outs[0][0]) > 2 else 1
         _gemm_flops(op, a[-2] if len(a) > 1 else 1, b[-1] if len(b) > 1 else 1, a[-1], batch)
-    elif t == OT.MULTIHEAD_ATTENTION and mod is not None and ins:
+
+# %% ../nbs/50_graph.ipynb #04e61a54
+def _fill_attention(op:Op, mod, ins:list):
+    "`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`."
+    if mod is not None and ins:
         q = ins[0][0]
         nb, L = (q[0], q[1]) if mod.batch_first else (q[1], q[0])
         E, h = mod.embed_dim, mod.num_heads
         S = (ins[1][0][1] if mod.batch_first else ins[1][0][0]) if len(ins) > 1 else L
-        proj, attn = 2.*nb*L*E*3*E, 4.*nb*L*S*E
-        op.mac_flops = proj + attn + 2.*nb*L*E*E
+        op.mac_flops = 2.*nb*L*E*3*E + 4.*nb*L*S*E + 2.*nb*L*E*E              # in-projections, QK^T and PV, out
         op.flops = op.mac_flops + 5.*nb*h*L*S
         op.params.update(batch=nb, seq=L, kv_seq=S, embed=E, heads=h)
-    elif t == OT.MULTIHEAD_ATTENTION and len(ins) >= 3:          # scaled_dot_product_attention(q, k, v)
+    elif mod is None and len(ins) >= 3:
         q, k, v = ins[0][0], ins[1][0], ins[2][0]
         bh, L, S, d = math.prod(q[:-2]), q[-2], k[-2], q[-1]
         op.mac_flops = 2. * bh * L * S * d + 2. * bh * L * S * v[-1]          # QK^T, then PV (value width may differ)
         op.flops = op.mac_flops + 5. * bh * L * S
         op.params.update(batch_heads=bh, seq=L, kv_seq=S, head_dim=d)
-    elif t == OT.SQUEEZE_EXCITE and mod is not None and ins:
-        nb, c = ins[0][0][0], ins[0][0][1]
-        csq = mod.fc1.out_channels
-        op.mac_flops = 2. * nb * (c*csq + csq*c)
-        op.flops = op.mac_flops + 3. * _numel(ins[:1])
-        op.params.update(channels=c, squeeze=csq)
-    elif t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH):
-        op.bytes_in = op.bytes_out = 0.; op.params['noop_at_inference'] = True
-    elif t == OT.BATCHNORM: op.flops = 2. * out_n
-    elif t == OT.LAYERNORM: op.flops = 5. * out_n
-    elif t == OT.SOFTMAX: op.flops = 5. * out_n
-    elif t in _ACT_FLOPS: op.flops = float(_ACT_FLOPS[t] * out_n)
-    elif t in (OT.MAXPOOL, OT.AVGPOOL, OT.ADAPTIVEAVGPOOL):
-        op.flops = float(_numel(ins[:1]))
-        if t != OT.ADAPTIVEAVGPOOL:  # window and stride: a stride-1 3×3 max pool does 4× the work of a stride-2 one
-            k = mod.kernel_size if mod is not None else (args[1] if len(args) > 1 else None)
-            s = (mod.stride if mod is not None else (args[2] if len(args) > 2 else None)) or k
-            first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
-            if k is not None: op.params.update(kernel=first(k), stride=first(s))
-    elif t == OT.ELEMENTWISE: op.flops = float(out_n)
-    elif t in (OT.VIEW, OT.NOOP):
-        op.bytes_in = op.bytes_out = 0.
-        if t == OT.VIEW: op.params['view'] = True
-    elif t == OT.COPY and op.kind in ('embedding', 'Embedding'):       # reads the rows it gathers, not the table
-        op.bytes_weights = op.bytes_out
-    elif t == OT.REDUCE: op.flops = float(_numel(ins[:1]))
-    elif t == OT.NORM: op.flops = 5. * out_n
-    elif t == OT.ACTIVATION: op.flops = 4. * out_n
 
-# %% ../nbs/50_graph.ipynb #d1578193
+# %% ../nbs/50_graph.ipynb #5effed7e
+def _fill_se(op:Op, mod, ins:list):
+    "A squeeze-and-excitation block: two 1×1 convolutions on the pooled channels, then the scale."
+    nb, c = ins[0][0][0], ins[0][0][1]
+    csq = mod.fc1.out_channels
+    op.mac_flops = 2. * nb * (c*csq + csq*c)
+    op.flops = op.mac_flops + 3. * _numel(ins[:1])
+    op.params.update(channels=c, squeeze=csq)
+
+# %% ../nbs/50_graph.ipynb #9ee6a680
+def _fill_pool(op:Op, mod, args:list, ins:list):
+    "A pool reads its input once; its window and stride (a stride-1 3×3 max pool does 4× a stride-2 one's work)."
+    op.flops = float(_numel(ins[:1]))
+    if op.op_type == OT.ADAPTIVEAVGPOOL: return
+    k = mod.kernel_size if mod is not None else (args[1] if len(args) > 1 else None)
+    s = (mod.stride if mod is not None else (args[2] if len(args) > 2 else None)) or k
+    first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+    if k is not None: op.params.update(kernel=first(k), stride=first(s))
+
+# %% ../nbs/50_graph.ipynb #d0b1079f
+def _fill_moves(op:Op):
+    "What views, no-ops and inference-time dropouts move (nothing), and what an embedding lookup reads (its rows)."
+    t = op.op_type
+    if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): op.params['noop_at_inference'] = True
+    if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH, OT.VIEW, OT.NOOP): op.bytes_in = op.bytes_out = 0.
+    if t == OT.VIEW: op.params['view'] = True
+    if t == OT.COPY and op.kind in ('embedding', 'Embedding'): op.bytes_weights = op.bytes_out
+
+# %% ../nbs/50_graph.ipynb #5ba3bd20
+_CONV_TYPES = (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE)
+_PER_ELEMENT = {OT.BATCHNORM: 2, OT.LAYERNORM: 5, OT.SOFTMAX: 5, OT.ELEMENTWISE: 1, OT.NORM: 5, OT.ACTIVATION: 4,
+                **_ACT_FLOPS}                            # FLOPs per output element
+
+def fill_costs(op:Op, mod, args:list, ins, outs, weights:list):
+    "FLOPs, bytes and parameters of `op` from its module (or None), positional args, input and output tensors."
+    t = op.op_type
+    op.bytes_in, op.bytes_out, op.bytes_weights = _nbytes(ins), _nbytes(outs), _nbytes(weights)
+    if t in _CONV_TYPES and outs and ins: _fill_conv(op, mod, ins, outs, weights)
+    elif t in (OT.LINEAR, OT.MATMUL): _fill_product(op, args, ins, outs)
+    elif t == OT.MULTIHEAD_ATTENTION: _fill_attention(op, mod, ins)
+    elif t == OT.SQUEEZE_EXCITE and mod is not None and ins: _fill_se(op, mod, ins)
+    elif t in (OT.MAXPOOL, OT.AVGPOOL, OT.ADAPTIVEAVGPOOL): _fill_pool(op, mod, args, ins)
+    elif t in _PER_ELEMENT: op.flops = float(_PER_ELEMENT[t] * _numel(outs))
+    elif t == OT.REDUCE: op.flops = float(_numel(ins[:1]))
+    _fill_moves(op)
+
+# %% ../nbs/50_graph.ipynb #6d15b4bb
 def call_args(x) -> tuple[tuple, dict]:
     "The positional and keyword arguments the example input `x` stands for (a tensor, a tuple/list, or a dict)."
     if isinstance(x, dict): return (), dict(x)
     if isinstance(x, (tuple, list)): return tuple(x), {}
     return (x,), {}
 
-# %% ../nbs/50_graph.ipynb #d3cba138
+# %% ../nbs/50_graph.ipynb #c829d1d9
 def call(model, x):
     "Run `model` on the example input `x` (see `call_args`)."
     args, kw = call_args(x)
     return model(*args, **kw)
 
-# %% ../nbs/50_graph.ipynb #faa251b6
+# %% ../nbs/50_graph.ipynb #d10765d7
 def input_shapes(x):
     "The shape of `x` for reports: a tensor's shape, a tuple of shapes, or a dict of keyword -> shape."
     shape = lambda t: tuple(t.shape) if hasattr(t, 'shape') else t
@@ -329,13 +346,13 @@ def input_shapes(x):
     if kw: return {k: shape(v) for k, v in kw.items()}
     return shape(args[0]) if len(args) == 1 else tuple(shape(a) for a in args)
 
-# %% ../nbs/50_graph.ipynb #7f2c2c6f
+# %% ../nbs/50_graph.ipynb #9a55ce86
 class _Tracer(fx.Tracer):
     "FX's tracer with modules of the types `leaves` kept whole, finding a parameter's name in a dict."
     def __init__(self, leaves): super().__init__(); self.leaves, self._names = leaves, None
     def is_leaf_module(self, m, qualname): return isinstance(m, self.leaves) or super().is_leaf_module(m, qualname)
 
-# %% ../nbs/50_graph.ipynb #44dfc510
+# %% ../nbs/50_graph.ipynb #5c54f44a
 @patch
 def _name_of(self:_Tracer, t:torch.Tensor) -> Optional[str]:
     "The model's name for parameter or buffer `t`, or None."
@@ -344,7 +361,7 @@ def _name_of(self:_Tracer, t:torch.Tensor) -> Optional[str]:
                        {id(b): n for n, b in self.root.named_buffers()})
     return self._names[0 if isinstance(t, nn.Parameter) else 1].get(id(t))
 
-# %% ../nbs/50_graph.ipynb #ac4ec434
+# %% ../nbs/50_graph.ipynb #a17a7899
 @patch
 def getattr(self:_Tracer, attr:str, attr_val, parameter_proxy_cache:dict):
     "The proxy of a parameter or buffer a module reads; FX's own answer for anything else."
@@ -354,21 +371,21 @@ def getattr(self:_Tracer, attr:str, attr_val, parameter_proxy_cache:dict):
     if n not in parameter_proxy_cache: parameter_proxy_cache[n] = self.create_proxy('get_attr', n, (), {})
     return parameter_proxy_cache[n]
 
-# %% ../nbs/50_graph.ipynb #f9f0e531
+# %% ../nbs/50_graph.ipynb #ffe874f6
 @patch
 def create_arg(self:_Tracer, a):
     "A parameter or buffer passed to a function as it is becomes its `get_attr` node; anything else as FX makes it."
     n = self._name_of(a) if isinstance(a, torch.Tensor) and not isinstance(a, fx.Proxy) else None
     return self.create_node('get_attr', n, (), {}) if n is not None else super(_Tracer, self).create_arg(a)
 
-# %% ../nbs/50_graph.ipynb #ca99b8fe
+# %% ../nbs/50_graph.ipynb #6250322c
 class TensorOutputs(nn.Module):
     "`model`, returning only the tensors of its output (caches and other objects dropped), for `torch.export`."
     def __init__(self, model:nn.Module): super().__init__(); self.model = model
     def forward(self, *args, **kwargs):
         return tuple(t for t in pytree.tree_leaves(self.model(*args, **kwargs)) if isinstance(t, torch.Tensor))
 
-# %% ../nbs/50_graph.ipynb #242d0a2f
+# %% ../nbs/50_graph.ipynb #e2220ac4
 @contextlib.contextmanager
 def quiet():
     "Silence torch's loggers, Python warnings and stderr prints (export's log dump) for the duration."
@@ -383,19 +400,19 @@ def quiet():
     finally:
         for l, v in zip(loggers, levels): l.setLevel(v)
 
-# %% ../nbs/50_graph.ipynb #37d411a1
+# %% ../nbs/50_graph.ipynb #96f7418a
 def _first_line(e:Exception) -> str:
     "`Type: first line of the message`, at most 300 characters."
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
 
-# %% ../nbs/50_graph.ipynb #69b4f958
+# %% ../nbs/50_graph.ipynb #5e503667
 def _exported(ep, tracer:str='exported') -> tuple[fx.GraphModule, str, set]:
     "(graph module, tracer, weight placeholders) of an ExportedProgram."
     sig = ep.graph_signature
     consts = getattr(sig, 'inputs_to_lifted_tensor_constants', {}) or {}
     return ep.graph_module, tracer, set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(consts)
 
-# %% ../nbs/50_graph.ipynb #0b8159d1
+# %% ../nbs/50_graph.ipynb #892f831a
 def _example_of(model, name:Optional[str]):
     "The example input of an ExportedProgram (its own), else the usual input of the model `name`."
     if isinstance(model, torch.export.ExportedProgram) and model.example_inputs is not None:
@@ -403,7 +420,7 @@ def _example_of(model, name:Optional[str]):
         return kw if kw and not args else args[0] if len(args) == 1 and not kw else args
     return default_input(name)
 
-# %% ../nbs/50_graph.ipynb #cd12af9f
+# %% ../nbs/50_graph.ipynb #b92292ee
 def _opaque(gm:fx.GraphModule) -> list[str]:
     "Names of the calls into model code that FX kept whole (functions wrapped with `torch.fx.wrap`)."
     is_model_code = lambda f: callable(f) and not isinstance(f, torch._ops.OpOverload) and \
@@ -411,7 +428,7 @@ def _opaque(gm:fx.GraphModule) -> list[str]:
     return sorted({_fn_name(n.target) for n in gm.graph.nodes if n.op == 'call_function' and is_model_code(n.target)}
                   - set(_FN))
 
-# %% ../nbs/50_graph.ipynb #bfd1ae30
+# %% ../nbs/50_graph.ipynb #d2a3aacb
 def _propagate(gm:fx.GraphModule, args:tuple):
     "Records the shape of every node of `gm` run on `args`: with fake tensors (no arithmetic), else for real."
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -425,7 +442,7 @@ def _propagate(gm:fx.GraphModule, args:tuple):
         for n in gm.graph.nodes: n.meta.pop('val', None)
         with torch.no_grad(): ShapeProp(gm).propagate(*args)
 
-# %% ../nbs/50_graph.ipynb #21cb0583
+# %% ../nbs/50_graph.ipynb #0bf977b3
 def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
     "(graph module with shapes, tracer used, names of parameter placeholders) for the example input `x`."
     if isinstance(model, torch.export.ExportedProgram): return _exported(model)
@@ -448,7 +465,7 @@ def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
             f"({_first_line(ex_err)}). Make the forward traceable (no Python control flow on tensor values), "
             "or pass a torch.fx.GraphModule.") from None
 
-# %% ../nbs/50_graph.ipynb #052388e9
+# %% ../nbs/50_graph.ipynb #1e214631
 @dataclass
 class Graph:
     "A model's ops in execution order, with who consumes whom (for fusion)."
@@ -470,7 +487,7 @@ class Graph:
     @property
     def flops(self) -> float: return sum(o.flops for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #351f9d3b
+# %% ../nbs/50_graph.ipynb #11b44fa5
 def _classify(node, mod) -> tuple[OperationType, str]:
     "(type, kind) of an FX node: modules by class, then by class name; functions by name, in-place ones as the rest."
     if mod is not None:
@@ -483,9 +500,7 @@ def _classify(node, mod) -> tuple[OperationType, str]:
     inplace = name[:-1] if name.endswith('_') and not name.endswith('__') else name
     return _FN.get(name) or _FN.get(inplace, OT.UNKNOWN), name
 
-# %% ../nbs/50_graph.ipynb #4bb81e04
-_CONV_TYPES = (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE)
-
+# %% ../nbs/50_graph.ipynb #44f50459
 def _arg_nodes(node) -> list:
     "The nodes `node` reads, in argument order: repeats kept for a function, once each for a module."
     if node.op == 'call_module': return list(node.all_input_nodes)   # nn.MultiheadAttention(x, x, x) projects x once
@@ -493,30 +508,30 @@ def _arg_nodes(node) -> list:
     fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
     return out
 
-# %% ../nbs/50_graph.ipynb #5b18939f
+# %% ../nbs/50_graph.ipynb #1610d7d4
 def _operands(node, weights_ph:set) -> tuple[list, list]:
     "(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order."
     nodes = _arg_nodes(node)
     is_w = lambda a: a.name in weights_ph or a.op == 'get_attr'
     return [t for a in nodes if not is_w(a) for t in _out(a)], [t for a in nodes if is_w(a) for t in _out(a)]
 
-# %% ../nbs/50_graph.ipynb #4bd29b07
+# %% ../nbs/50_graph.ipynb #53ecdcc0
 def _conv_operands(node) -> tuple[list, list]:
     "([input], [weight, bias]) of a functional convolution, by position."
     meta = [_out(a)[:1] if isinstance(a, fx.Node) else [] for a in list(node.args[:3]) + [None] * 3][:3]
     return meta[0], meta[1] + meta[2]
 
-# %% ../nbs/50_graph.ipynb #f98bbfd8
+# %% ../nbs/50_graph.ipynb #24ea21b4
 def _groups(node) -> int:
     "The `groups` of a functional convolution: positional (ATen's `conv2d`, index 6) or keyword (`F.conv2d`)."
     return node.args[6] if len(node.args) > 6 else node.kwargs.get('groups', 1)
 
-# %% ../nbs/50_graph.ipynb #2fb97cd8
+# %% ../nbs/50_graph.ipynb #138117e8
 def conv_kernel(w:tuple) -> tuple[int, int]:
     "(kh, kw) of a convolution weight: (out, in/groups, kh, kw) for 2-D, (out, in/groups, k) for 1-D as (1, k)."
     return (w[2], w[3]) if len(w) >= 4 else (1, w[2]) if len(w) == 3 else (1, 1)
 
-# %% ../nbs/50_graph.ipynb #cc55ae10
+# %% ../nbs/50_graph.ipynb #0b3bbd3e
 _CASTS = {'to', 'type_as', 'float', 'half', 'bfloat16', 'double', 'int', 'long', 'bool', 'type', '_to_copy'}
 
 def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
@@ -526,7 +541,7 @@ def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
     if t == OT.COPY and kind in _CASTS and ins and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #4e89d058
+# %% ../nbs/50_graph.ipynb #00371596
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
     mods = dict(gm.named_modules())
@@ -555,7 +570,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     first = {n.name: next((a.name for a in n.all_input_nodes if a.name in names), None) for n in nodes}
     return ops, users, first
 
-# %% ../nbs/50_graph.ipynb #86d6b011
+# %% ../nbs/50_graph.ipynb #de1a638b
 def _whole(model, x, name:Optional[str]) -> Graph:
     "The graph of `model` traced whole on `x`; `ModelError` when no tracer takes it."
     gm, tracer, weights_ph = trace(model, x)
@@ -563,13 +578,13 @@ def _whole(model, x, name:Optional[str]) -> Graph:
     return Graph(model=name or type(model).__name__, ops=ops, tracer=tracer, input_shape=input_shapes(x),
                  users=users, first_input=first)
 
-# %% ../nbs/50_graph.ipynb #6da824d9
+# %% ../nbs/50_graph.ipynb #9a272cf9
 def is_onnx(model) -> bool:
     "Whether `model` is an ONNX model: a path ending in `.onnx`, or an `onnx.ModelProto`."
     if isinstance(model, (str, os.PathLike)): return str(model).lower().endswith('.onnx')
     return type(model).__name__ == 'ModelProto' and type(model).__module__.startswith('onnx')
 
-# %% ../nbs/50_graph.ipynb #ef81ef95
+# %% ../nbs/50_graph.ipynb #7471633b
 def extract(model, # nn.Module, GraphModule, ExportedProgram, ONNX file (path or ModelProto) or torchvision name
             example_input=None, # a tensor, tuple or dict of keyword tensors (default: the model's usual input)
             name:Optional[str]=None, # the name reports use (default: the model name or class)
@@ -591,7 +606,7 @@ def extract(model, # nn.Module, GraphModule, ExportedProgram, ONNX file (path or
         if exported or isinstance(model, fx.GraphModule) or not any(True for _ in model.children()): raise
         return _partial(model, x, name)
 
-# %% ../nbs/50_graph.ipynb #6226ea06
+# %% ../nbs/50_graph.ipynb #f818aff0
 def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tensors, or a dict of keyword tensors
     "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` for one forward pass."
     from torch.utils.flop_counter import FlopCounterMode
@@ -599,7 +614,7 @@ def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tenso
         call(model, x)  # no fused MHA fast path: every op counted
     return fc.get_total_flops()
 
-# %% ../nbs/50_graph.ipynb #95cbb86d
+# %% ../nbs/50_graph.ipynb #433cbaae
 def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
     "Run `model` on `x` once: the (args, kwargs) of every call of every submodule, by module path."
     calls, hooks = {}, []
@@ -614,7 +629,7 @@ def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
         for h in hooks: h.remove()
     return calls
 
-# %% ../nbs/50_graph.ipynb #4fa7d67b
+# %% ../nbs/50_graph.ipynb #13cf3cdc
 def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[list, list[str]]:
     "(captured (tag, graph) pieces, uncaptured parts) of the submodule at `path` (tried whole first if `whole`)."
     m = model.get_submodule(path) if path else model
@@ -635,7 +650,7 @@ def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[lis
         got += g; lost += l
     return got, lost
 
-# %% ../nbs/50_graph.ipynb #2f1e8e28
+# %% ../nbs/50_graph.ipynb #97049421
 def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     "One graph of the captured `pieces`, op names prefixed with their piece's tag, `lost` named as uncaptured."
     ops, users, first = [], {}, {}
@@ -647,7 +662,7 @@ def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     return Graph(model=name, ops=ops, tracer='partial', input_shape=input_shapes(x), users=users,
                  first_input=first, uncaptured=lost)
 
-# %% ../nbs/50_graph.ipynb #07f4102c
+# %% ../nbs/50_graph.ipynb #f69e3310
 def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     "The graph of what can be traced of `model`, piece by piece; the original `ModelError` when nothing can."
     calls = record_calls(model, x)
@@ -655,7 +670,7 @@ def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     if not pieces: _whole(model, x, name)                           # raises the whole model's error
     return _merged(name or type(model).__name__, x, pieces, lost)
 
-# %% ../nbs/50_graph.ipynb #9afd77cb
+# %% ../nbs/50_graph.ipynb #7f13ac5c
 def _onnx():
     "The `onnx` package, or a `ModelError` that says how to install it."
     try: import onnx
@@ -663,7 +678,7 @@ def _onnx():
         raise ModelError("Reading an ONNX model needs the onnx package: pip install 'calibkit[onnx]'.") from None
     return onnx
 
-# %% ../nbs/50_graph.ipynb #0d64a358
+# %% ../nbs/50_graph.ipynb #ef35d287
 def _load_small(model, folder:Path):
     "Loads the small initializers kept in external data files (shape computations read them); weights stay out."
     onnx = _onnx()
@@ -675,7 +690,7 @@ def _load_small(model, folder:Path):
         t.data_location = onnx.TensorProto.DEFAULT
         del t.external_data[:]
 
-# %% ../nbs/50_graph.ipynb #99be144b
+# %% ../nbs/50_graph.ipynb #7d05d201
 def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
              ):
     "The ONNX model `model` with its local functions inlined; one `ModelError` for a missing or unreadable file."
@@ -691,7 +706,7 @@ def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
         _load_small(model, p.parent)
     return onnx.inliner.inline_local_functions(model) if model.functions else model
 
-# %% ../nbs/50_graph.ipynb #4309c238
+# %% ../nbs/50_graph.ipynb #dae37f80
 _ONNX_DTYPES = {'FLOAT': torch.float32, 'FLOAT16': torch.float16, 'BFLOAT16': torch.bfloat16, 'DOUBLE': torch.float64,
            'INT8': torch.int8, 'UINT8': torch.uint8, 'INT16': torch.int16, 'UINT16': torch.uint16,
            'INT32': torch.int32, 'UINT32': torch.uint32, 'INT64': torch.int64, 'UINT64': torch.uint64,
@@ -706,17 +721,17 @@ def _onnx_dtype(elem_type:int):
     name = onnx.TensorProto.DataType.Name(elem_type)
     return _ONNX_DTYPES.get(name) or onnx.helper.tensor_dtype_to_np_dtype(elem_type)
 
-# %% ../nbs/50_graph.ipynb #9ed10172
+# %% ../nbs/50_graph.ipynb #2068e26a
 def _onnx_dims(shape) -> tuple:
     "The dims of a TensorShapeProto: ints, the names of symbolic dims, None for dims with neither."
     return tuple(d.dim_value if d.HasField('dim_value') else (d.dim_param or None) for d in shape.dim)
 
-# %% ../nbs/50_graph.ipynb #6cf4bbd3
+# %% ../nbs/50_graph.ipynb #928a2a9a
 def _show_dims(dims:tuple) -> str:
     "`dims` as the messages show them: `(batch, 3, ?)`."
     return '(' + ', '.join('?' if d is None else str(d) for d in dims) + ')'
 
-# %% ../nbs/50_graph.ipynb #3f3d77e9
+# %% ../nbs/50_graph.ipynb #f81c15a3
 def _onnx_tensors(g) -> dict[str, tuple]:
     "name -> (dims, dtype) of each tensor of graph `g` with a known shape: inputs, values, outputs, initializers."
     out = {}
@@ -727,7 +742,7 @@ def _onnx_tensors(g) -> dict[str, tuple]:
     out.update({i.name: (tuple(i.dims), _onnx_dtype(i.data_type)) for i in g.initializer})
     return out
 
-# %% ../nbs/50_graph.ipynb #97e97740
+# %% ../nbs/50_graph.ipynb #89a3396d
 def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
                ) -> dict[str, tuple]:
     "name -> declared dims of each input the model takes (old-style initializers listed as inputs left out)."
@@ -735,7 +750,7 @@ def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
     inits = {i.name for i in g.initializer}
     return {i.name: _onnx_dims(i.type.tensor_type.shape) for i in g.input if i.name not in inits}
 
-# %% ../nbs/50_graph.ipynb #d1a4fa60
+# %% ../nbs/50_graph.ipynb #dcca2e4b
 def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
     "The shapes example input `x` gives, by input name."
     shape = lambda v: tuple(int(d) for d in (v.shape if hasattr(v, 'shape') else v))
@@ -750,7 +765,7 @@ def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
         raise ModelError(f"{len(x)} example inputs given; the ONNX model takes {len(names)}: {', '.join(names)}.")
     return {k: shape(v) for k, v in zip(names, x)}
 
-# %% ../nbs/50_graph.ipynb #bd3d6b1c
+# %% ../nbs/50_graph.ipynb #6768cf5d
 def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
                 given:dict[str, tuple], # input name -> the shape to use
                ) -> dict[str, tuple]:
@@ -772,7 +787,7 @@ def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
         out[k] = dims
     return out
 
-# %% ../nbs/50_graph.ipynb #aa894367
+# %% ../nbs/50_graph.ipynb #974b5477
 _ONNX_SMALL = 1 << 16     # elements: constants up to this size are evaluated, larger ones are weights
 
 def _onnx_skeleton(m, shapes:dict[str, tuple]):
@@ -788,7 +803,7 @@ def _onnx_skeleton(m, shapes:dict[str, tuple]):
     graph = onnx.helper.make_graph(g.node, g.name, inputs, g.output, small)
     return onnx.helper.make_model(graph, opset_imports=m.opset_import, ir_version=m.ir_version)
 
-# %% ../nbs/50_graph.ipynb #96b94265
+# %% ../nbs/50_graph.ipynb #b0a5ae45
 _ONNX_NO_FOLD = {'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli',
             'Dropout', 'If', 'Loop', 'Scan', 'SequenceMap'}
 
@@ -806,13 +821,13 @@ def _onnx_evaluate(n, types:dict, values:dict, opset:int) -> Optional[list]:
     except Exception: return None                               # an op the reference cannot run: left to inference
     return outs if all(o.size <= _ONNX_SMALL for o in outs) else None
 
-# %% ../nbs/50_graph.ipynb #17fd30a9
+# %% ../nbs/50_graph.ipynb #7a996836
 def _onnx_reference():
     "ONNX's reference implementation (imported on first use: it loads every op)."
     import onnx.reference
     return onnx.reference
 
-# %% ../nbs/50_graph.ipynb #c196e846
+# %% ../nbs/50_graph.ipynb #fa834245
 def _onnx_fold(sk, values:dict, opset:int) -> bool:
     "Evaluates into `values` what of skeleton `sk` computes shapes; folded nodes become `Constant`s. Whether any did."
     onnx, nodes, types, changed = _onnx(), [], _onnx_tensors(sk.graph), False
@@ -826,7 +841,7 @@ def _onnx_fold(sk, values:dict, opset:int) -> bool:
     if changed: del sk.graph.node[:]; sk.graph.node.extend(nodes)
     return changed
 
-# %% ../nbs/50_graph.ipynb #3589496b
+# %% ../nbs/50_graph.ipynb #9c1ac218
 def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
     "(graph with every shape inference and folding settle, names of the tensors folded) of model `m`."
     onnx = _onnx()
@@ -841,7 +856,7 @@ def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
         if not _onnx_fold(sk, values, opset): break
     return sk.graph, set(values)
 
-# %% ../nbs/50_graph.ipynb #5acffbcf
+# %% ../nbs/50_graph.ipynb #b48adc20
 _ONNX_BY_TYPE = {
     OT.CONV2D: 'Conv ConvTranspose ConvInteger QLinearConv', OT.LINEAR: 'Gemm',
     OT.MATMUL: 'MatMul MatMulInteger QLinearMatMul Einsum', OT.MULTIHEAD_ATTENTION: 'Attention',
@@ -867,7 +882,7 @@ _ONNX_BY_TYPE = {
 }
 ONNX_TYPES = {n: t for t, names in _ONNX_BY_TYPE.items() for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #58a6db37
+# %% ../nbs/50_graph.ipynb #107e9441
 def _onnx_constants(g) -> set[str]:
     "The tensors of graph `g` known before any input arrives."
     const = {i.name for i in g.initializer}
@@ -875,7 +890,7 @@ def _onnx_constants(g) -> set[str]:
         if n.op_type == 'Constant' or (n.input and all(i in const for i in n.input if i)): const.update(n.output)
     return const
 
-# %% ../nbs/50_graph.ipynb #26ff110f
+# %% ../nbs/50_graph.ipynb #cfd1fa3d
 _ONNX_POSITIONS = {'Conv': (0, 1, 2), 'ConvTranspose': (0, 1, 2), 'ConvInteger': (0, 1), 'QLinearConv': (0, 3, 8),
               'MatMul': (0, 1), 'MatMulInteger': (0, 1), 'QLinearMatMul': (0, 3), 'Gemm': (0, 1, 2)}
 
@@ -883,7 +898,7 @@ def _onnx_attrs(n) -> dict:
     "The attributes of node `n` by name, as Python values."
     return {a.name: _onnx().helper.get_attribute_value(a) for a in n.attribute}
 
-# %% ../nbs/50_graph.ipynb #de53d126
+# %% ../nbs/50_graph.ipynb #a5328358
 def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
     "(type, activations, weights) of node `n`: the type a product or convolution takes from its operands."
     t = ONNX_TYPES.get(n.op_type, OT.UNKNOWN)
@@ -902,7 +917,7 @@ def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
         ins, wts = ins + wts[:1], wts[1:]
     return t, ins, wts
 
-# %% ../nbs/50_graph.ipynb #9e0ca060
+# %% ../nbs/50_graph.ipynb #47ff3410
 def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     "The final type of node `n`: folded when it computes from constants alone, a view for a cast to the same dtype."
     folded = all(o in const for o in n.output if o) or all(i in const for i in n.input if i)
@@ -910,7 +925,7 @@ def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     if n.op_type in ('Cast', 'CastLike') and ins and outs and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #91c3038a
+# %% ../nbs/50_graph.ipynb #5d1cc01f
 def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     "The `Op` of ONNX node `n`."
     kind = n.op_type if n.domain in ('', 'ai.onnx') else f'{n.domain}.{n.op_type}'
@@ -931,7 +946,7 @@ def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     if 'kernel' in op.params and 'hw' in op.params: op.params['stride'] = tuple(a.get('strides') or (1, 1))
     return op
 
-# %% ../nbs/50_graph.ipynb #b07f6924
+# %% ../nbs/50_graph.ipynb #6ea0049b
 _ONNX_CONTROL = {'If', 'Loop', 'Scan', 'SequenceMap'}
 
 def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
@@ -947,7 +962,7 @@ def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #d4b301f7
+# %% ../nbs/50_graph.ipynb #629cbb21
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     "(users, first inputs) of the ops, following tensor names."
     producer = {x: o.name for n, o in zip(nodes, ops) for x in n.output if x}
@@ -957,7 +972,7 @@ def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     first = {o.name: next((producer[x] for x in n.input if x in producer), None) for n, o in zip(nodes, ops)}
     return users, first
 
-# %% ../nbs/50_graph.ipynb #7ab263cc
+# %% ../nbs/50_graph.ipynb #517f25fd
 def _onnx_names(nodes:list) -> list[str]:
     "A unique name per node: its own, else its type and index."
     seen, out = set(), []
@@ -967,7 +982,7 @@ def _onnx_names(nodes:list) -> list[str]:
         seen.add(name); out.append(name)
     return out
 
-# %% ../nbs/50_graph.ipynb #6129c216
+# %% ../nbs/50_graph.ipynb #c18860f2
 def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
               example_input=None, # a tensor or shape (first input), a tuple of them, or a dict by input name
               name:Optional[str]=None, # the name reports use (default: the file's stem, or the graph's name)
@@ -985,7 +1000,7 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
                  input_shape=next(iter(shapes.values())) if len(shapes) == 1 else shapes, users=users,
                  first_input=first, uncaptured=_onnx_uncaptured(nodes, ops, types))
 
-# %% ../nbs/50_graph.ipynb #d0dba111
+# %% ../nbs/50_graph.ipynb #b0e2ffd6
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -1008,14 +1023,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #d0c09b27
+# %% ../nbs/50_graph.ipynb #a6b0515d
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #2b7d7a30
+# %% ../nbs/50_graph.ipynb #feaede11
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -1029,7 +1044,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #3ecd869a
+# %% ../nbs/50_graph.ipynb #9b9a1f75
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id

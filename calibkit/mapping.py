@@ -90,9 +90,9 @@ SIZES: dict[str, Callable] = {
     'none': lambda o: [({}, 0., 0.)]
 }
 
-# %% ../nbs/51_mapping.ipynb #d5a060bb
+# %% ../nbs/51_mapping.ipynb #7325011d
 _ACT = [OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID]
-MAPPING: list[Rule] = [
+_GEMM_RULES = [  # what runs as matrix products
     Rule(OT.CONV2D, 'gemm', 'approximation', 'gemm', note='im2col + GEMM'),
     Rule(OT.CONV2D, 'stream_copy', 'approximation', 'im2col', 'secondary', 'the im2col buffer'),
     Rule(OT.CONV2D_POINTWISE, 'gemm', 'direct', 'gemm', note='a 1×1 convolution is a GEMM'),
@@ -100,6 +100,10 @@ MAPPING: list[Rule] = [
          note='memory-bound per-channel filter'),
     Rule(OT.LINEAR, 'gemm', 'direct', 'gemm'),
     Rule(OT.MATMUL, 'gemm', 'direct', 'gemm'),
+]
+
+# %% ../nbs/51_mapping.ipynb #07d49ac6
+_STREAM_RULES = [  # what streams its tensors through memory: norms, activations, pools, attention's parts
     Rule(OT.BATCHNORM, 'stream_scale', 'approximation', 'scale', note='scale and shift per channel'),
     Rule(OT.LAYERNORM, 'stream_scale', 'approximation', 'scale', note='normalise, scale and shift per token'),
     *[Rule(a, 'stream_copy', 'approximation', 'copy', note='elementwise activation') for a in _ACT],
@@ -115,6 +119,10 @@ MAPPING: list[Rule] = [
     Rule(OT.SOFTMAX, 'stream_copy', 'approximation', 'copy', note='memory-bound row reduction'),
     Rule(OT.SQUEEZE_EXCITE, 'gemm', 'approximation', 'se', note='two 1×1 convolutions on pooled features'),
     Rule(OT.SQUEEZE_EXCITE, 'stream_scale', 'approximation', 'scale', 'secondary', 'pool and rescale'),
+]
+
+# %% ../nbs/51_mapping.ipynb #fffe32f9
+_DISPATCH_RULES = [  # what costs a call or plain data movement
     Rule(OT.DROPOUT, 'dispatch_overhead', 'direct', 'none',
          note='identity at inference: only dispatch overhead'),
     Rule(OT.STOCHASTIC_DEPTH, 'dispatch_overhead', 'direct', 'none',
@@ -128,7 +136,9 @@ MAPPING: list[Rule] = [
     Rule(OT.UNKNOWN, 'dispatch_overhead', 'approximation', 'none',
          note='unclassified: dispatch overhead at least'),
 ]
+MAPPING: list[Rule] = _GEMM_RULES + _STREAM_RULES + _DISPATCH_RULES
 
+# %% ../nbs/51_mapping.ipynb #65b256f7
 # operator-level calibration entries (measured as themselves) preferred over MAPPING when a profile has them
 OPERATOR_PRIMITIVES: dict[OT, str] = {
     OT.CONV2D: 'op_conv2d', OT.CONV2D_DEPTHWISE: 'op_conv2d', OT.CONV2D_POINTWISE: 'op_conv2d',
@@ -139,7 +149,7 @@ OPERATOR_PRIMITIVES: dict[OT, str] = {
     OT.COPY: 'op_elementwise', OT.REDUCE: 'op_pool', OT.NORM: 'op_layernorm', OT.ACTIVATION: 'op_activation'
 }
 
-# %% ../nbs/51_mapping.ipynb #a0bba3b6
+# %% ../nbs/51_mapping.ipynb #01a91152
 def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
     "The primitives `op` needs, dominant first."
     out = []
@@ -149,7 +159,7 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
             out.append(PrimitiveUse(r.primitive, r.confidence, r.role, params, flops, nbytes, r.note))
     return sorted(out, key=lambda u: u.role != 'dominant')
 
-# %% ../nbs/51_mapping.ipynb #7720977f
+# %% ../nbs/51_mapping.ipynb #1e08f066
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
@@ -190,7 +200,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_elementwise', 'copy', op.bytes_out * scale / 4                 # at least its output is written
     return None
 
-# %% ../nbs/51_mapping.ipynb #12635bfd
+# %% ../nbs/51_mapping.ipynb #7f154860
 GEMM_LIKE = ('op_conv2d', 'op_linear', 'op_matmul')        # operators that are GEMMs in disguise: looked up by shape
 _FLOP_WORK = GEMM_LIKE + ('op_attention', 'op_elementwise')
 
