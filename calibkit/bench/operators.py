@@ -245,7 +245,29 @@ def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:f
     except Exception as e: return _unsupported(precision, e)
     return op_result(case, precision, t)
 
-# %% ../../nbs/23_bench_operators.ipynb #89ffa0f4
+# %% ../../nbs/23_bench_operators.ipynb #ccb60565
+def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, rounds:int, progress=None) -> tuple:
+    "({(case index, precision): timings of each round}, {(case index, precision): failed result}) of the grid."
+    timings, failed = {}, {}
+    for r in range(rounds):
+        for i, c in enumerate(cases):
+            for p in precisions:
+                if (i, p) in failed: continue
+                try: timings.setdefault((i, p), []).append(
+                        time_op_case(c, p, torch, device, clock, budget, 0.02 / rounds, 5 if r == 0 else 2))
+                except Exception as e: failed[(i, p)] = _unsupported(p, e)
+            if progress and r == rounds - 1: progress()
+    return timings, failed
+
+# %% ../../nbs/23_bench_operators.ipynb #1483bddc
+def _grid_entry(c, res:dict) -> OperationCalibration:
+    "The profile entry of grid case `c` with its result per precision."
+    mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_attention') or c.shape['cls'].startswith('dw')
+    return OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem, precision_results=res,
+                                arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0.,
+                                extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes})
+
+# %% ../../nbs/23_bench_operators.ipynb #509f16ab
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 2, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
@@ -256,39 +278,19 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     if steady: steady_allocator()
     clock = CudaEventClock(torch) if device == 'cuda' else HostClock()
     cases, rounds = all_cases(quick), max(rounds, 1)
-    budget = (0.05 if quick else 0.15) / rounds
-    timings, failed = {}, {}
-    for r in range(rounds):
-        for i, c in enumerate(cases):
-            for p in precisions:
-                if (i, p) in failed: continue
-                try:
-                    timings.setdefault((i, p), []).append(
-                        time_op_case(c, p, torch, device, clock, budget, 0.02 / rounds, 5 if r == 0 else 2))
-                except Exception as e: failed[(i, p)] = _unsupported(p, e)
-            if progress and r == rounds - 1: progress()
-    out = []
-    for i, c in enumerate(cases):
-        res = {p: failed.get((i, p)) or op_result(c, p, combine(timings[(i, p)])) for p in precisions}
-        mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul',
-                                  'op_attention') or c.shape['cls'].startswith('dw')
-        out.append(
-            OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem,
-                                 precision_results=res,
-                                 arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0.,
-                                 extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes}))
+    timings, failed = _time_grid(cases, precisions, torch, device, clock, (0.05 if quick else 0.15) / rounds, rounds,
+                                 progress)
+    out = [_grid_entry(c, {p: failed.get((i, p)) or op_result(c, p, combine(timings[(i, p)])) for p in precisions})
+           for i, c in enumerate(cases)]
     for p in precisions:                       # the in-sequence overhead (defined below), at each precision that runs
         try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds, steady)
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
-            warnings.warn(
-                f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will not "
-                "include it"
-            )
-    if device == 'cpu':
-        out += page_fault_cost(precisions)  # (defined below) what a model pays when its allocator faults
+            warnings.warn(f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will "
+                          "not include it")
+    if device == 'cpu': out += page_fault_cost(precisions)   # (below) what a model pays when its allocator faults
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #84a82eb5
+# %% ../../nbs/23_bench_operators.ipynb #8077b941
 def _sequence_nets(t, dt, dev) -> dict:
     """Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from 0.1 to 38 MB of weights,
     small to large activations."""
@@ -323,7 +325,34 @@ def _sequence_nets(t, dt, dev) -> dict:
         for k, (mods, (c, hw)) in nets.items()
     }
 
-# %% ../../nbs/23_bench_operators.ipynb #d1466e50
+# %% ../../nbs/23_bench_operators.ipynb #e5b4e231
+def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple:
+    "(the whole network's timing, each op's timing alone on its real input), whole and parts interleaved in rounds."
+    whole, alone = [], [[] for _ in net]
+    for _ in range(max(rounds, 1)):
+        whole.append(measure(lambda: net(x), clock, warmup=1, min_reps=3, budget_s=budget_s / rounds,
+                             min_time_s=0.05 / rounds))
+        for i, m in enumerate(net):
+            alone[i].append(measure(lambda m=m, a=ins[i]: m(a), clock, warmup=1, min_reps=3, budget_s=0.02 / rounds,
+                                    min_time_s=0.005 / rounds))
+    return combine(whole), [combine(a) for a in alone]
+
+# %% ../../nbs/23_bench_operators.ipynb #f219dd44
+def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> OperationCalibration:
+    "The in-sequence overhead entry of one network: (whole - sum of parts) / ops, from medians and from minima."
+    n = len(net)
+    per = {s: max(0., (getattr(w, s) - sum(getattr(p, s) for p in parts)) / n) * 1e3 for s in ('median_s', 'min_s')}
+    act = sum(a.numel() * a.element_size() for a in ins) / n
+    wbytes = sum(p.numel() * p.element_size() for p in [*net.parameters(), *net.buffers()])  # what a forward reads
+    r = PrecisionTestResult(precision=precision, supported=True, correct=None, median_latency_ms=per['median_s'],
+                            min_latency_ms=per['min_s'], stop_reason=w.stop_reason, num_trials=w.n * w.batch)
+    return OperationCalibration(
+        operation_type='dispatch_overhead', memory_bound=False, precision_results={precision: r},
+        params=dict(cls='sequence', net=name, ops=n, act_bytes=int(act), weight_bytes=int(wbytes)),
+        extra_params={'group': 'operators', 'bytes': act, 'whole_ms': w.median_s * 1e3,
+                      'parts_ms': sum(p.median_s for p in parts) * 1e3})
+
+# %% ../../nbs/23_bench_operators.ipynb #85816e6a
 def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2,
                       steady:bool=True) -> list[OperationCalibration]:
     """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
@@ -334,43 +363,14 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
     clock = clock or (CudaEventClock(torch) if device == 'cuda' else HostClock())
     out = []
     with torch.no_grad():
-        nets = _sequence_nets(torch, torch_dtype(precision, torch), device)
-        for name, (net, x) in nets.items():
+        for name, (net, x) in _sequence_nets(torch, torch_dtype(precision, torch), device).items():
             ins, y = [], x
             for m in net: ins.append(y); y = m(y)
-            whole, alone = [], [[] for _ in net]
-            for _ in range(max(rounds, 1)):                    # rounds: whole and parts interleaved
-                whole.append(
-                    measure(lambda: net(x), clock, warmup=1, min_reps=3, budget_s=budget_s / rounds,
-                            min_time_s=0.05 / rounds))
-                for i, m in enumerate(net):
-                    alone[i].append(
-                        measure(lambda m=m, a=ins[i]: m(a), clock, warmup=1, min_reps=3,
-                                budget_s=0.02 / rounds, min_time_s=0.005 / rounds))
-            w, parts = combine(whole), [combine(a) for a in alone]
-            n = len(net)
-            per = {
-                s: max(0., (getattr(w, s) - sum(getattr(p, s) for p in parts)) / n) * 1e3
-                for s in ('median_s', 'min_s')
-            }
-            act = sum(a.numel() * a.element_size() for a in ins) / n
-            wbytes = sum(p.numel() * p.element_size()
-                         for p in list(net.parameters()) + list(net.buffers()))  # weights a forward reads
-            r = PrecisionTestResult(precision=precision, supported=True, correct=None,
-                                    median_latency_ms=per['median_s'], min_latency_ms=per['min_s'],
-                                    stop_reason=w.stop_reason, num_trials=w.n * w.batch)
-            out.append(
-                OperationCalibration(
-                    operation_type='dispatch_overhead',
-                    params=dict(cls='sequence', net=name, ops=n, act_bytes=int(act),
-                                weight_bytes=int(wbytes)), memory_bound=False,
-                    precision_results={precision: r}, extra_params={
-                        'group': 'operators', 'bytes': act, 'whole_ms': w.median_s * 1e3,
-                        'parts_ms': sum(p.median_s for p in parts) * 1e3
-                    }))
+            w, parts = _time_sequence(net, x, ins, clock, budget_s, rounds)
+            out.append(_sequence_entry(name, net, ins, w, parts, precision))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #8bab2b77
+# %% ../../nbs/23_bench_operators.ipynb #096f6be6
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
