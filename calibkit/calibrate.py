@@ -47,11 +47,8 @@ def make_backend(framework:str, device:str, torch=None) -> Backend:
     from calibkit.bench.torch import TorchBackend
     return TorchBackend(device, torch=torch)
 
-# %% ../nbs/31_calibrate.ipynb #1822bf01
+# %% ../nbs/31_calibrate.ipynb #1af2270e
 _DEFAULT_CACHES = {'L1d': 32*1024, 'L2': 1024**2, 'L3': 32*1024**2}
-_ARRAYS = {'stream_copy': 2, 'stream_scale': 2, 'stream_add': 3, 'stream_triad': 3, 'blas1_dot': 2, 'blas1_axpy': 3,
-           'blas1_scal': 1, 'blas2_gemv': 1, 'blas2_ger': 1}
-
 def cache_levels(host:Optional[PlatformInfo]) -> dict[str, int]:
     "Data-cache size per level ('L1', 'L2', 'L3' ...) of `host`, with common defaults where unknown."
     c = {k.rstrip('d'): v for k, v in ((host.caches if host else {}) or {}).items() if not k.endswith('i')}
@@ -81,7 +78,7 @@ def _geometric(lo:int, hi:int, step:int=4) -> list[int]:
     while x < hi: out.append(x); x *= step
     return out + [hi]
 
-# %% ../nbs/31_calibrate.ipynb #a7e90c8a
+# %% ../nbs/31_calibrate.ipynb #8ce7ae2a
 def plan(operations:Sequence[str], caches:dict[str, int], quick:bool=False) -> list[Task]:
     "The sweep for `operations` (groups among stream, blas1, blas2, blas3)."
     llc = max(caches.values())
@@ -96,7 +93,7 @@ def plan(operations:Sequence[str], caches:dict[str, int], quick:bool=False) -> l
         for kn, k in KERNELS.items():
             if k.group != g: continue
             if g in ('stream', 'blas1'):
-                tasks += [Task(kn, {'array_bytes': b}, level_of(_ARRAYS[kn]*b, b, caches)) for b in vec]
+                tasks += [Task(kn, {'array_bytes': b}, level_of(k.arrays*b, b, caches)) for b in vec]
             elif g == 'blas2':
                 tasks += [Task(kn, {'matrix_bytes': b}, level_of(b, b, caches)) for b in mat]
             else:
