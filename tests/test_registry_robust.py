@@ -189,8 +189,10 @@ CAL = ['calibrate', '--preset', 'auto', '--framework', 'numpy', '--precisions', 
 @pytest.mark.parametrize('sig, after', [(signal.SIGKILL, 0.3), (signal.SIGKILL, 1.5), (signal.SIGINT, 0.2),
                                         (signal.SIGINT, 1.0), (signal.SIGTERM, 0.6), (signal.SIGINT, 8.0)])
 def test_killed_calibration(tmp_path, sig, after):
+    # a test run started in the background (`make test &`) ignores SIGINT, and children inherit that: restore it
     p = subprocess.Popen([CALIBKIT, *CAL, '--registry', tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+                         text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     p.stdout.readline()                                          # calibkit is running (imports done)
     time.sleep(after)
     p.send_signal(sig)
