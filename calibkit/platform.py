@@ -16,20 +16,20 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['COMPUTE_ISA', 'clock_under_load', 'GpuInfo', 'PlatformInfo', 'detect', 'identity_differences', 'describe_identity']
 
-# %% ../nbs/10_platform.ipynb #ecc4b34c
+# %% ../nbs/10_platform.ipynb #adaf6a60
 def _read(root:Path, rel:str) -> Optional[str]:
     "Text of `root/rel` stripped, or None when it cannot be read."
     try: return (Path(root)/rel.lstrip('/')).read_text(errors='replace').strip()
     except OSError: return None
 
-# %% ../nbs/10_platform.ipynb #97bcdb7e
+# %% ../nbs/10_platform.ipynb #0e7f1a9c
 def _size_bytes(s:str) -> Optional[int]:
     "'32K', '1024K', '32 MiB', '2048' -> bytes."
     m = re.match(r'\s*([\d.]+)\s*([KMG]?)(i?B)?\s*$', s or '', re.I)
     if not m: return None
     return int(float(m.group(1)) * {'': 1, 'K': 1024, 'M': 1024**2, 'G': 1024**3}[m.group(2).upper()])
 
-# %% ../nbs/10_platform.ipynb #fcec9e4b
+# %% ../nbs/10_platform.ipynb #83850d50
 def _cpuinfo_fields(root) -> dict:
     "The first processor's fields in /proc/cpuinfo, plus machine-wide ones (Arm puts 'Hardware' last)."
     txt = _read(root, 'proc/cpuinfo') or ''
@@ -40,14 +40,14 @@ def _cpuinfo_fields(root) -> dict:
             d.setdefault(k, v)
     return d
 
-# %% ../nbs/10_platform.ipynb #08eb52aa
+# %% ../nbs/10_platform.ipynb #1ca58d70
 def _arm_model(d:dict) -> Optional[str]:
     parts = {'0xd0c': 'Neoverse-N1', '0xd42': 'Cortex-A78AE', '0xd41': 'Cortex-A78', '0xd40': 'Neoverse-V1',
              '0xd4f': 'Neoverse-V2', '0xd08': 'Cortex-A72', '0xd07': 'Cortex-A57'}
     p = d.get('CPU part')
     return f"Arm {parts.get(p, 'CPU part ' + p)}" if p else None
 
-# %% ../nbs/10_platform.ipynb #3bd13d32
+# %% ../nbs/10_platform.ipynb #0026bc44
 def _cpu_identity(root, machine) -> tuple[str, str, list[str]]:
     "(model, vendor, ISA flags) of the CPU."
     d = _cpuinfo_fields(root)
@@ -63,7 +63,7 @@ def _cpu_identity(root, machine) -> tuple[str, str, list[str]]:
         except Exception: pass
     return model or _pyplatform.processor() or machine, vendor or 'unknown', sorted(set(flags))
 
-# %% ../nbs/10_platform.ipynb #8fd801b7
+# %% ../nbs/10_platform.ipynb #820c4dd2
 def _cpu_signature(root) -> Optional[str]:
     "The CPU's signature from /proc/cpuinfo, e.g. 'family 26 model 2 stepping 1', or None."
     d = _cpuinfo_fields(root)
@@ -71,7 +71,7 @@ def _cpu_signature(root) -> Optional[str]:
     parts = [f"{k.replace('cpu ', '').replace('CPU ', '')} {d[k]}" for k in keys if k in d]
     return ' '.join(parts) or None
 
-# %% ../nbs/10_platform.ipynb #edaf569b
+# %% ../nbs/10_platform.ipynb #dd603f70
 def _caches(root) -> dict[str, int]:
     "Cache size in bytes per level as seen by one core: keys 'L1d', 'L1i', 'L2', 'L3' (those that exist)."
     base = Path(root)/'sys/devices/system/cpu/cpu0/cache'
@@ -89,7 +89,7 @@ def _caches(root) -> dict[str, int]:
             if v and v > 0: out[name] = v
     return out
 
-# %% ../nbs/10_platform.ipynb #6196f12a
+# %% ../nbs/10_platform.ipynb #d0a6eae7
 def _clocks(root) -> tuple[Optional[float], Optional[float], Optional[str]]:
     "(current MHz, max MHz, governor) of cpu0."
     cf = 'sys/devices/system/cpu/cpu0/cpufreq/'
@@ -102,13 +102,13 @@ def _clocks(root) -> tuple[Optional[float], Optional[float], Optional[str]]:
         cur = float(mhz) if mhz else None
     return cur, mx, gov
 
-# %% ../nbs/10_platform.ipynb #bb477312
+# %% ../nbs/10_platform.ipynb #5ab70ffc
 def _load_worker(stop:threading.Event):
     import numpy as np
     a = np.random.rand(256, 256)
     while not stop.is_set(): a @ a
 
-# %% ../nbs/10_platform.ipynb #aab39909
+# %% ../nbs/10_platform.ipynb #dfabbde3
 def clock_under_load(seconds:float=0.5, root='/', workers:Optional[int]=None) -> Optional[float]:
     "Highest cpu0..N clock (MHz) sampled while every core runs a matrix-multiply loop."
     stop = threading.Event()
@@ -131,7 +131,7 @@ def clock_under_load(seconds:float=0.5, root='/', workers:Optional[int]=None) ->
         for t in ts: t.join()
     return round(max(samples), 1) if samples else None
 
-# %% ../nbs/10_platform.ipynb #0bd7de7d
+# %% ../nbs/10_platform.ipynb #762bc0b6
 class GpuInfo(BaseModel):
     "One CUDA device."
     index: int
@@ -141,7 +141,7 @@ class GpuInfo(BaseModel):
     memory_bytes: Optional[int] = None
     compute_capability: Optional[str] = None
 
-# %% ../nbs/10_platform.ipynb #e2cd49ee
+# %% ../nbs/10_platform.ipynb #e97eafdc
 def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional[str]]:
     "(cuda available, GPUs, CUDA version, why unavailable) through `torch`."
     if torch is None: return False, [], None, "PyTorch is not installed, so CUDA cannot be used"
@@ -160,7 +160,7 @@ def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional
                             memory_bytes=getattr(p, 'total_memory', None), compute_capability=f"{p.major}.{p.minor}"))
     return True, gpus, cuda_ver, None
 
-# %% ../nbs/10_platform.ipynb #e6aac4ef
+# %% ../nbs/10_platform.ipynb #73e81b7c
 def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     "(Jetson model, nvpmodel power mode), or (None, None) off Jetson."
     model = (_read(root, 'proc/device-tree/model') or _read(root, 'sys/firmware/devicetree/base/model') or
@@ -174,7 +174,7 @@ def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     except Exception: pass
     return model or 'NVIDIA Jetson', mode
 
-# %% ../nbs/10_platform.ipynb #092c8d4b
+# %% ../nbs/10_platform.ipynb #d7fbf9ad
 _ARCH = {'amd64': 'x86_64', 'x64': 'x86_64', 'x86_64': 'x86_64', 'arm64': 'aarch64', 'aarch64': 'aarch64'}
 
 class PlatformInfo(BaseModel):
@@ -206,7 +206,7 @@ class PlatformInfo(BaseModel):
         lv = [(int(k[1]), v) for k, v in self.caches.items() if k[1].isdigit() and not k.endswith('i')]
         return max(lv)[1] if lv else None
 
-# %% ../nbs/10_platform.ipynb #a79fc31f
+# %% ../nbs/10_platform.ipynb #5cdf801a
 def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = None,
            run: Callable = subprocess.run) -> PlatformInfo:
     "Detect this host. `cuda=True` also queries CUDA devices through PyTorch (imported only then)."
@@ -231,14 +231,14 @@ def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = No
         info.cuda_available, info.gpus, info.cuda_version, info.cuda_unavailable_reason = _gpus(torch)
     return info
 
-# %% ../nbs/10_platform.ipynb #0bc66253
+# %% ../nbs/10_platform.ipynb #c2916378
 def _fmt_bytes(n:Optional[int]) -> str:
     if not n: return 'unknown'
     for unit, f in [('GiB', 1024**3), ('MiB', 1024**2), ('KiB', 1024)]:
         if n >= f: return f"{n/f:.4g} {unit}"
     return f"{n} B"
 
-# %% ../nbs/10_platform.ipynb #c172e4e4
+# %% ../nbs/10_platform.ipynb #1d1230b8
 @patch
 def summary(self:PlatformInfo) -> str:
     "A human-readable report of the platform."
@@ -264,12 +264,12 @@ def summary(self:PlatformInfo) -> str:
         ]
     return '\n'.join(lines)
 
-# %% ../nbs/10_platform.ipynb #a26f2ecd
+# %% ../nbs/10_platform.ipynb #ffd2a193
 COMPUTE_ISA = ('avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
                'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8', 'asimd', 'asimddp', 'asimdhp', 'i8mm', 'bf16',
                'sve', 'sve2')
 
-# %% ../nbs/10_platform.ipynb #8c58fad0
+# %% ../nbs/10_platform.ipynb #26fe3118
 @patch
 def identity(self:PlatformInfo, device:str='cpu') -> dict:
     "This host's identity as a profile records it (`device`: 'cpu', or 'cuda' to add the GPUs)."
@@ -280,7 +280,7 @@ def identity(self:PlatformInfo, device:str='cpu') -> dict:
     if device == 'cuda': d['gpus'] = [g.name for g in self.gpus]
     return d
 
-# %% ../nbs/10_platform.ipynb #273619f8
+# %% ../nbs/10_platform.ipynb #0dac7923
 _LABELS = dict(architecture='architecture', cpu_model='CPU', cpu_signature='CPU signature', caches='caches',
                isa='instruction sets', logical_cores='logical cores', memory_gib='memory (GiB)', gpus='GPUs')
 
@@ -288,7 +288,7 @@ def _norm_caches(c:dict) -> dict:
     "Cache sizes by level, `L1` read as `L1d` (older profiles)."
     return {('L1d' if k == 'L1' else k): v for k, v in (c or {}).items() if k != 'L1i'}
 
-# %% ../nbs/10_platform.ipynb #c5731d70
+# %% ../nbs/10_platform.ipynb #e104036c
 def identity_differences(a:dict, # one device's identity (`PlatformInfo.identity`, or a profile's)
                          b:dict, # the other's
                         ) -> list[str]:
@@ -305,7 +305,7 @@ def identity_differences(a:dict, # one device's identity (`PlatformInfo.identity
         elif k not in ('caches', 'isa') and va != vb: out.append(f"{_LABELS[k]} {va} vs {vb}")
     return out
 
-# %% ../nbs/10_platform.ipynb #25d08824
+# %% ../nbs/10_platform.ipynb #071c0dc3
 def describe_identity(d:dict) -> str:
     "A device's identity in one line: model, signature, cores, caches."
     c = _norm_caches(d.get('caches'))

@@ -23,7 +23,7 @@ __all__ = ['PresetError', 'PowerMode', 'Preset', 'presets_dir', 'preset_names', 
 class PresetError(ValueError):
     "An unknown, malformed or inapplicable preset."
 
-# %% ../nbs/11_presets.ipynb #0222d3b7
+# %% ../nbs/11_presets.ipynb #3e1681f2
 class PowerMode(BaseModel):
     "The limits of one power mode."
     model_config = ConfigDict(extra='allow', allow_inf_nan=False)
@@ -34,7 +34,7 @@ class PowerMode(BaseModel):
     cpu_cores: Optional[int] = None
     tdp_w: Optional[float] = None
 
-# %% ../nbs/11_presets.ipynb #9897589c
+# %% ../nbs/11_presets.ipynb #7abae0b1
 class Preset(BaseModel):
     "A device's datasheet figures."
     model_config = ConfigDict(extra='allow', allow_inf_nan=False)
@@ -63,7 +63,7 @@ class Preset(BaseModel):
             for p in list(peaks): canonical(p)
         return self
 
-# %% ../nbs/11_presets.ipynb #5aa1e060
+# %% ../nbs/11_presets.ipynb #af9fe079
 @patch
 def mode(self:Preset, power_mode:Optional[str]=None) -> tuple[str, PowerMode]:
     "(name, figures) of `power_mode` (the default mode when None)."
@@ -78,20 +78,20 @@ def mode(self:Preset, power_mode:Optional[str]=None) -> tuple[str, PowerMode]:
             f"Preset '{self.name}' has no power mode {name!r}; its modes are: {', '.join(self.power_modes)}.")
     return name, self.power_modes[name]
 
-# %% ../nbs/11_presets.ipynb #7b107348
+# %% ../nbs/11_presets.ipynb #193f4bfe
 @patch
 def peaks(self:Preset, power_mode:Optional[str]=None) -> dict[str, float]:
     "Theoretical peak per precision (canonical order) in `power_mode`."
     p = self.mode(power_mode)[1].theoretical_peaks
     return {k: p[k] for k in sort_precisions(p)}
 
-# %% ../nbs/11_presets.ipynb #2fc08e13
+# %% ../nbs/11_presets.ipynb #3f5db1f8
 def presets_dir() -> Path:
     "The presets folder: `$CALIBKIT_PRESETS`, else the repository's `presets/`."
     import calibkit
     return Path(os.environ.get('CALIBKIT_PRESETS') or Path(calibkit.__file__).resolve().parent.parent/'presets')
 
-# %% ../nbs/11_presets.ipynb #110e729e
+# %% ../nbs/11_presets.ipynb #234bdefe
 def _read_preset(path:Path) -> Preset:
     try: d = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, ValueError) as e: raise PresetError(f"{path}: cannot read preset: {e}.") from None
@@ -102,12 +102,12 @@ def _read_preset(path:Path) -> Preset:
             f"{path}: invalid preset: field '{'.'.join(map(str, x['loc'])) or '<root>'}': {x['msg']}."
         ) from None
 
-# %% ../nbs/11_presets.ipynb #cf3e35e1
+# %% ../nbs/11_presets.ipynb #e1b47db0
 def preset_names(folder=None) -> list[str]:
     "Names of the presets in `folder`, sorted, plus 'auto'."
     return sorted(p.stem for p in Path(folder or presets_dir()).glob('*.json')) + ['auto']
 
-# %% ../nbs/11_presets.ipynb #39142a6e
+# %% ../nbs/11_presets.ipynb #1e9d5585
 def load_preset(name:str, folder=None, host:Optional[PlatformInfo]=None) -> Preset:
     "The preset called `name`; 'auto' derives one for `host` (detected when None)."
     if name == 'auto': return auto_preset(host)
@@ -120,12 +120,12 @@ def load_preset(name:str, folder=None, host:Optional[PlatformInfo]=None) -> Pres
     if p.name != name: raise PresetError(f"{path}: the file is named {name!r} but its 'name' field says {p.name!r}.")
     return p
 
-# %% ../nbs/11_presets.ipynb #6e1661c7
+# %% ../nbs/11_presets.ipynb #6533bbf8
 def list_presets(folder=None) -> list[Preset]:
     "Every preset in `folder` (not 'auto'), sorted by name."
     return [load_preset(n, folder) for n in preset_names(folder) if n != 'auto']
 
-# %% ../nbs/11_presets.ipynb #3e7f70df
+# %% ../nbs/11_presets.ipynb #30bd2225
 def _cpu_rates(flags:set, vendor:str) -> tuple[dict[str, float], str]:
     "Theoretical FLOP (or int op) per cycle per core by precision, and how they were derived."
     if 'avx512f' in flags:
@@ -146,7 +146,7 @@ def _cpu_rates(flags:set, vendor:str) -> tuple[dict[str, float], str]:
            "not detectable from ISA flags); " + ', '.join(f"{p} {v:g}" for p, v in r.items()) + " per cycle per core")
     return r, how
 
-# %% ../nbs/11_presets.ipynb #57136d67
+# %% ../nbs/11_presets.ipynb #66ebf600
 def derive_cpu_peaks(host:PlatformInfo) -> tuple[dict[str, float], str]:
     "Theoretical peaks (GFLOPS/GOPS) of the host CPU and the derivation."
     rates, how = _cpu_rates(set(host.isa_flags), host.cpu_vendor)
@@ -156,7 +156,7 @@ def derive_cpu_peaks(host:PlatformInfo) -> tuple[dict[str, float], str]:
     peaks = {p: round(host.physical_cores * r * clock/1000, 1) for p, r in rates.items()}
     return peaks, f"{host.physical_cores} cores x {clock:.0f} MHz {src} clock; {how}"
 
-# %% ../nbs/11_presets.ipynb #4300d1ac
+# %% ../nbs/11_presets.ipynb #2539a57f
 # compute capability -> (fp32 FLOP/clk/SM, dense fp16 Tensor Core FLOP/clk/SM, fp64 / fp32 ratio, has fp8)
 _SM_RATES = {'7.0': (128, 1024, 1/2, False), '7.5': (128, 1024, 1/32, False), '8.0': (128, 2048, 1/2, False),
              '8.6': (256, 1024, 1/64, False), '8.7': (256, 2048, None, False), '8.9': (256, 1024, 1/64, True),
@@ -180,7 +180,7 @@ def derive_gpu_peaks(gpu:GpuInfo) -> tuple[dict[str, float], str]:
     return p, (f"{gpu.sm_count} SMs x {clock:.0f} MHz x per-SM rate of sm_{cc.replace('.', '')} (fp32 {f32}, dense "
                f"fp16 Tensor Core {tc} FLOP/clk/SM)")
 
-# %% ../nbs/11_presets.ipynb #641cbb54
+# %% ../nbs/11_presets.ipynb #7ecaf074
 def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> Preset:
     "A preset derived for `host`: its GPU when CUDA is available (or `device='cuda'`), else its CPU."
     host = host or detect(cuda=device != 'cpu')
@@ -205,11 +205,11 @@ def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> 
             'derived from the detected CPU (ISA flags, cores, clock); DRAM peak unknown, so no bandwidth efficiency'
         ])
 
-# %% ../nbs/11_presets.ipynb #4aec1810
+# %% ../nbs/11_presets.ipynb #38cfd178
 class PlatformMismatch(PresetError):
     "The preset describes a different kind of machine than this host."
 
-# %% ../nbs/11_presets.ipynb #899383fa
+# %% ../nbs/11_presets.ipynb #f10a1f9f
 def _problems(p:Preset, host:PlatformInfo) -> list[str]:
     out = []
     if p.platform != host.architecture:
@@ -221,12 +221,12 @@ def _problems(p:Preset, host:PlatformInfo) -> list[str]:
         out.append(f"Preset '{p.name}' needs a CUDA GPU,\nbut CUDA is not available on this host ({why}).")
     return out
 
-# %% ../nbs/11_presets.ipynb #fc1ebfd8
+# %% ../nbs/11_presets.ipynb #72be8ac3
 def compatible_presets(host:PlatformInfo, folder=None) -> list[str]:
     "Names of the presets that fit `host` (architecture, and CUDA where needed), plus 'auto'."
     return [p.name for p in list_presets(folder) if not _problems(p, host)] + ['auto']
 
-# %% ../nbs/11_presets.ipynb #689b6fa2
+# %% ../nbs/11_presets.ipynb #a90b5680
 _RULE = '=' * 80
 
 def mismatch_message(p:Preset, host:PlatformInfo, folder=None) -> Optional[str]:
@@ -245,7 +245,7 @@ def mismatch_message(p:Preset, host:PlatformInfo, folder=None) -> Optional[str]:
               'the profile will record that the check was skipped.']
     return '\n'.join(lines)
 
-# %% ../nbs/11_presets.ipynb #cdd27063
+# %% ../nbs/11_presets.ipynb #39c39d6d
 def check_platform(p:Preset, host:Optional[PlatformInfo]=None, skip:bool=False, folder=None) -> list[str]:
     "Raise `PlatformMismatch` when `p` does not fit `host`; with `skip`, warn and return the warnings to record."
     host = host or detect(cuda=p.device == 'cuda')
@@ -258,7 +258,7 @@ def check_platform(p:Preset, host:Optional[PlatformInfo]=None, skip:bool=False, 
     warnings.warn(w, stacklevel=2)
     return [w]
 
-# %% ../nbs/11_presets.ipynb #7d7437b2
+# %% ../nbs/11_presets.ipynb #9106440a
 def resolve_power_mode(p: Preset, requested: Optional[str] = None,
                        host: Optional[PlatformInfo] = None) -> tuple[str, list[str]]:
     "(power mode to calibrate under, warnings)."

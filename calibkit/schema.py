@@ -27,17 +27,17 @@ NonNeg = Annotated[float, Field(ge=0)]
 class _Model(BaseModel):
     model_config = ConfigDict(extra='allow', allow_inf_nan=False, populate_by_name=True)
 
-# %% ../nbs/01_schema.ipynb #7cfe5c06
+# %% ../nbs/01_schema.ipynb #79c533fd
 class ProfileError(ValueError):
     "A calibration profile that cannot be read: names the file and the field."
 
-# %% ../nbs/01_schema.ipynb #725bd060
+# %% ../nbs/01_schema.ipynb #43e67acd
 def _canon_or_keep(p:str) -> str:
     "Canonical precision name when known; unknown names (from newer profiles) are kept."
     try: return canonical(p)
     except ValueError: return p
 
-# %% ../nbs/01_schema.ipynb #452efd0c
+# %% ../nbs/01_schema.ipynb #d2e4b7fb
 class PrecisionTestResult(_Model):
     "The outcome of one operation at one precision."
     precision: str                          # canonical precision name
@@ -72,18 +72,18 @@ class PrecisionTestResult(_Model):
             raise ValueError("an unsupported result needs a failure_reason")
         return self
 
-# %% ../nbs/01_schema.ipynb #f24be196
+# %% ../nbs/01_schema.ipynb #09c81ee9
 def _fmt(v) -> str:
     if isinstance(v, bool): return str(v).lower()
     if isinstance(v, float) and v.is_integer(): return str(int(v))
     return str(v)
 
-# %% ../nbs/01_schema.ipynb #d07d37c7
+# %% ../nbs/01_schema.ipynb #cb05d7a5
 def operation_key(operation_type:str, params:dict|None=None) -> str:
     "Stable key of an operation: its type and its parameters (sorted by name), never measured values."
     return '_'.join([operation_type] + [f"{k}={_fmt(params[k])}" for k in sorted(params or {})])
 
-# %% ../nbs/01_schema.ipynb #7232c6ab
+# %% ../nbs/01_schema.ipynb #af1b84f0
 class OperationCalibration(_Model):
     "Measurements of one operation at one set of parameters, with a result per precision."
     operation_type: str                             # 'gemm', 'stream_triad', 'conv2d', ...
@@ -113,12 +113,12 @@ class OperationCalibration(_Model):
         self.precision_results = {p: self.precision_results[p] for p in sort_precisions(self.precision_results)}
         return self
 
-# %% ../nbs/01_schema.ipynb #98fb9a97
+# %% ../nbs/01_schema.ipynb #34f59f54
 def utcnow() -> datetime:
     "The current time in UTC, to the second."
     return datetime.now(timezone.utc).replace(microsecond=0)
 
-# %% ../nbs/01_schema.ipynb #f616b3f0
+# %% ../nbs/01_schema.ipynb #44b32241
 class CalibrationMetadata(_Model):
     "Where, when and how a calibration was made."
     hardware_name: str
@@ -152,7 +152,7 @@ class CalibrationMetadata(_Model):
         try: return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
         except OverflowError: raise ValueError(f"{v.isoformat()} is out of range once converted to UTC") from None
 
-# %% ../nbs/01_schema.ipynb #12908527
+# %% ../nbs/01_schema.ipynb #b34b5307
 @patch
 def identity(self:CalibrationMetadata) -> dict:
     "The identity of the device this calibration was made on (see `platform.identity_differences`)."
@@ -161,7 +161,7 @@ def identity(self:CalibrationMetadata) -> dict:
              cpu_model=self.cpu_model, caches=(self.preflight or {}).get('caches') or {})
     return {**d, 'gpus': [self.gpu_model]} if self.device_type == 'cuda' and self.gpu_model else d
 
-# %% ../nbs/01_schema.ipynb #e684f38e
+# %% ../nbs/01_schema.ipynb #ca239b38
 class PrecisionCapabilityMatrix(_Model):
     "Which precisions a device runs, and how fast at best."
     hardware_name: str
@@ -181,10 +181,10 @@ class PrecisionCapabilityMatrix(_Model):
         self.unsupported_reasons = {p: r for p, r in self.unsupported_reasons.items() if p not in sup}
         return self
 
-# %% ../nbs/01_schema.ipynb #04fa73c7
+# %% ../nbs/01_schema.ipynb #5760903e
 def _ordered(d:dict) -> dict: return {p: d[p] for p in sort_precisions(d)}
 
-# %% ../nbs/01_schema.ipynb #dba509ad
+# %% ../nbs/01_schema.ipynb #cc2c3762
 def build_precision_matrix(hardware_name:str, results:Iterable[PrecisionTestResult],
                            theoretical_peaks:dict|None=None) -> PrecisionCapabilityMatrix:
     "The precision matrix of many results (several operations and sizes per precision)."
@@ -205,7 +205,7 @@ def build_precision_matrix(hardware_name:str, results:Iterable[PrecisionTestResu
                                      theoretical_peaks=_ordered(theoretical_peaks or
                                                                 {}), unsupported_reasons=reasons)
 
-# %% ../nbs/01_schema.ipynb #f7efbfdc
+# %% ../nbs/01_schema.ipynb #d3d17f4a
 class HardwareCalibration(_Model):
     "A calibration profile of one device, one framework, one power mode."
     schema_version: str = SCHEMA_VERSION
@@ -243,14 +243,14 @@ class HardwareCalibration(_Model):
         "The operations of one type (all when None)."
         return [o for o in self.operation_profiles.values() if operation_type in (None, o.operation_type)]
 
-# %% ../nbs/01_schema.ipynb #7aa80b9b
+# %% ../nbs/01_schema.ipynb #f2edbba5
 def _describe(e:ValidationError, limit:int=3) -> str:
     errs = e.errors()
     parts = [f"field '{'.'.join(str(l) for l in x['loc']) or '<root>'}': {x['msg']}" for x in errs[:limit]]
     more = f" (and {len(errs)-limit} more)" if len(errs) > limit else ''
     return '; '.join(parts) + more
 
-# %% ../nbs/01_schema.ipynb #1075f244
+# %% ../nbs/01_schema.ipynb #dbd48935
 def _umask() -> int:
     "The process umask, read without changing it where Linux shows it."
     try:
@@ -260,12 +260,12 @@ def _umask() -> int:
     m = os.umask(0o022); os.umask(m)
     return m
 
-# %% ../nbs/01_schema.ipynb #27cd5932
+# %% ../nbs/01_schema.ipynb #7c7ec4e7
 def writer_tag() -> str:
     "`<host>.<pid>` of this process: temporary files carry it, so leftovers of a dead writer can be told apart."
     return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())[:40] or 'host'}.{os.getpid()}"
 
-# %% ../nbs/01_schema.ipynb #93ac5378
+# %% ../nbs/01_schema.ipynb #ab0af113
 def _alive(pid:int) -> bool:
     "Whether process `pid` exists on this host."
     try: os.kill(pid, 0)
@@ -273,13 +273,13 @@ def _alive(pid:int) -> bool:
     except PermissionError: return True
     return True
 
-# %% ../nbs/01_schema.ipynb #297c31c5
+# %% ../nbs/01_schema.ipynb #266eb8b7
 def writer_dead(tag:str) -> bool:
     "Whether the writer `<host>.<pid>` ran on this host and is gone (a writer on another host is never presumed dead)."
     host, _, pid = tag.rpartition('.')
     return host == writer_tag().rpartition('.')[0] and pid.isdigit() and not _alive(int(pid))
 
-# %% ../nbs/01_schema.ipynb #6303c5d8
+# %% ../nbs/01_schema.ipynb #1f2f88c4
 _TMP = re.compile(r'^\.(?P<name>.+)\.(?P<tag>[^.]+\.\d+)\.[A-Za-z0-9_]+\.tmp$')
 
 def _temp_file(folder:Path, name:str, data:bytes) -> Path:
@@ -293,7 +293,7 @@ def _temp_file(folder:Path, name:str, data:bytes) -> Path:
         Path(tmp).unlink(missing_ok=True); raise
     return Path(tmp)
 
-# %% ../nbs/01_schema.ipynb #e8fb3ab5
+# %% ../nbs/01_schema.ipynb #da961637
 def atomic_write_text(path, text:str) -> Path:
     "Write `text` to `path` through a temporary file and a rename, so readers never see a partial file."
     path = Path(path)
@@ -304,7 +304,7 @@ def atomic_write_text(path, text:str) -> Path:
         tmp.unlink(missing_ok=True); raise
     return path
 
-# %% ../nbs/01_schema.ipynb #ef9c7808
+# %% ../nbs/01_schema.ipynb #f7b0752f
 def write_new(folder, stem:str, suffix:str, text:str) -> Path:
     "Write `text` to `folder/stem[_n]suffix` under the first free name (`_2`, `_3`, ...), never replacing a file."
     folder = Path(folder)
@@ -318,7 +318,7 @@ def write_new(folder, stem:str, suffix:str, text:str) -> Path:
         raise FileExistsError(f"{folder/stem}{suffix}: 10,000 files of that name already exist.")
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/01_schema.ipynb #0b969eab
+# %% ../nbs/01_schema.ipynb #32638a22
 def remove_orphans(folder) -> list[Path]:
     "Delete the temporary files of writers on this host that died (SIGKILL, power loss) in `folder`; returns them."
     gone = []
@@ -329,13 +329,13 @@ def remove_orphans(folder) -> list[Path]:
         except OSError: pass
     return gone
 
-# %% ../nbs/01_schema.ipynb #0d591a9f
+# %% ../nbs/01_schema.ipynb #55d68f02
 @patch
 def to_dict(self:HardwareCalibration) -> dict:
     "A JSON-ready dict of the whole profile."
     return self.model_dump(mode='json')
 
-# %% ../nbs/01_schema.ipynb #ac8c8a19
+# %% ../nbs/01_schema.ipynb #19c9b08b
 @patch(cls_method=True)
 def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCalibration:
     "A profile from a dict; `ProfileError` naming `source` and the field when it is malformed."
@@ -348,19 +348,19 @@ def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCa
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as e:    # raised past pydantic
         raise ProfileError(f"{source}: not a valid calibration profile ({type(e).__name__}: {e}).") from None
 
-# %% ../nbs/01_schema.ipynb #d91aa026
+# %% ../nbs/01_schema.ipynb #4d528b66
 @patch
 def to_json(self:HardwareCalibration) -> str:
     "The profile as the indented JSON text calibkit writes."
     return json.dumps(self.to_dict(), indent=2, allow_nan=False) + '\n'
 
-# %% ../nbs/01_schema.ipynb #0731276f
+# %% ../nbs/01_schema.ipynb #8b9e9bc7
 @patch
 def save(self:HardwareCalibration, path) -> Path:
     "Write the profile to `path` as indented JSON, atomically."
     return atomic_write_text(path, self.to_json())
 
-# %% ../nbs/01_schema.ipynb #886cb1d3
+# %% ../nbs/01_schema.ipynb #3bb8db03
 MAX_PROFILE_BYTES = 64 * 2**20     # the largest profile calibkit reads (a full calibration is 1-2 MB)
 MAX_DEPTH = 64                     # the deepest JSON nesting it accepts (a profile nests about 6 deep)
 
@@ -371,7 +371,7 @@ def _kind(mode:int) -> str:
         if test(mode): return name
     return 'not a regular file'
 
-# %% ../nbs/01_schema.ipynb #12d34eae
+# %% ../nbs/01_schema.ipynb #422683e3
 def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
     "The bytes of the regular file `path` (at most `limit`); `ProfileError` for a FIFO, device, folder or larger file."
     try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
@@ -390,7 +390,7 @@ def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
                                "wrote. Move it out of the registry.")
     return data
 
-# %% ../nbs/01_schema.ipynb #1f934c11
+# %% ../nbs/01_schema.ipynb #45e68b9c
 def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
     "Whether lists and dicts nest more than `limit` deep in `d` (checked without recursion)."
     stack = [(d, 1)]
@@ -401,7 +401,7 @@ def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
         stack.extend((v, n + 1) for v in (x.values() if isinstance(x, dict) else x))
     return False
 
-# %% ../nbs/01_schema.ipynb #10eee032
+# %% ../nbs/01_schema.ipynb #01388995
 def parse_json(data:bytes, source:str):
     "`data` parsed as JSON; `ProfileError` naming `source` for bad UTF-8, bad JSON, too deep or too big numbers."
     try: text = data.decode('utf-8')
@@ -420,13 +420,13 @@ def parse_json(data:bytes, source:str):
                            "Move it out of the registry.")
     return d
 
-# %% ../nbs/01_schema.ipynb #fdc6448b
+# %% ../nbs/01_schema.ipynb #5bad32d1
 @patch(cls_method=True)
 def load(cls:HardwareCalibration, path) -> HardwareCalibration:
     "Read a profile from `path`; `ProfileError` naming the file when it is missing, malformed or not a regular file."
     return cls.from_dict(parse_json(read_regular(path), str(path)), source=str(path))
 
-# %% ../nbs/01_schema.ipynb #2d30ac25
+# %% ../nbs/01_schema.ipynb #dc2699af
 @patch
 def measured_precisions(self:HardwareCalibration) -> list[str]:
     "The precisions this profile holds measured results for, in canonical order."
