@@ -24,7 +24,7 @@ def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
     cs = (cin,) if groups > 1 and groups == cin else (cin // groups, cout // groups)
     return next((a for a in (16, 8) if all(c % a == 0 for c in cs)), 1)
 
-# %% ../../nbs/23_bench_operators.ipynb #db04b16d
+# %% ../../nbs/23_bench_operators.ipynb #5cafc7f0
 def conv_class(k:int, s:int, cin:int, cout:int, groups:int=1) -> str:
     """The operator-grid class of a convolution: kind (k regular, g grouped, dw depthwise), kernel, stride, and the
     channel alignment when it is not 16 ('k1s1a8'): CPU kernels block channels by the SIMD width (16 fp32 lanes
@@ -33,7 +33,7 @@ def conv_class(k:int, s:int, cin:int, cout:int, groups:int=1) -> str:
     a = channel_alignment(cin, cout, groups)
     return f"{pre}{k}s{s}" + ('' if a == 16 else f"a{a}")
 
-# %% ../../nbs/23_bench_operators.ipynb #49caca96
+# %% ../../nbs/23_bench_operators.ipynb #a266ee3c
 @dataclass
 class OpCase:
     "One operator at one shape: build it, then time `fn`."
@@ -44,7 +44,7 @@ class OpCase:
     flops: float              # FLOPs (an FMA counts 2)
     nbytes: float             # bytes of inputs, weights and outputs at 4 bytes per element (scaled by precision later)
 
-# %% ../../nbs/23_bench_operators.ipynb #dafcf8e5
+# %% ../../nbs/23_bench_operators.ipynb #95706bc6
 def _conv_case(cin, cout, hw, k, s, groups=1):
     ho = (hw + 2*(k//2) - k) // s + 1
     flops = 2. * cout * ho * ho * (cin // groups) * k * k
@@ -60,7 +60,7 @@ def _conv_case(cin, cout, hw, k, s, groups=1):
              kk=cin // groups * k * k), build, flops,
         4. * (cin * hw * hw + cout * (cin // groups) * k * k + cout * ho * ho))
 
-# %% ../../nbs/23_bench_operators.ipynb #120c9322
+# %% ../../nbs/23_bench_operators.ipynb #8d77700f
 _DIAG = [(16, 112), (32, 56), (64, 56), (128, 28), (256, 14), (512, 7), (1024, 7)]
 
 def conv_cases(quick:bool=False) -> list[OpCase]:
@@ -91,7 +91,7 @@ def conv_cases(quick:bool=False) -> list[OpCase]:
 _DIAG8 = [(24, 112), (24, 56), (40, 28), (72, 56), (120, 28), (200, 14), (232, 7)]
 _DIAG1 = [(58, 28), (116, 14), (174, 7)]
 
-# %% ../../nbs/23_bench_operators.ipynb #b95210ad
+# %% ../../nbs/23_bench_operators.ipynb #23912fdb
 def unaligned_cases(quick:bool=False) -> list[OpCase]:
     "Convolutions whose channel counts are not multiples of 16: their own classes ('k1s1a8', 'dw3s1a8', 'k1s1a1' ...)."
     d8, d1 = (_DIAG8[1::2], _DIAG1[:1]) if quick else (_DIAG8, _DIAG1)
@@ -106,7 +106,7 @@ def unaligned_cases(quick:bool=False) -> list[OpCase]:
                 cs.append(_conv_case(c, c, hw, k, s, groups=c))
     return cs
 
-# %% ../../nbs/23_bench_operators.ipynb #43a69549
+# %% ../../nbs/23_bench_operators.ipynb #0d5003ce
 def _mod_case(primitive, cls, shape, make, x_shape, flops, nbytes):
     def build(t, dt, dev):
         m = make(t).to(dev, dt).eval()
@@ -122,7 +122,7 @@ _ACTS = {
 }
 _SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112)]      # (channels, spatial): 16 KB .. 4.8 MB at fp32
 
-# %% ../../nbs/23_bench_operators.ipynb #3b49d2f2
+# %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
     "Activations, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
     sizes = _SIZES[::2] if quick else _SIZES
@@ -149,7 +149,7 @@ def pointwise_cases(quick:bool=False) -> list[OpCase]:
         ]
     return cs
 
-# %% ../../nbs/23_bench_operators.ipynb #20528d9b
+# %% ../../nbs/23_bench_operators.ipynb #63a2bb8d
 _TOK = [(1, 768), (50, 768), (197, 768), (197, 3072), (49, 1024), (1, 2048), (3136, 96), (784, 192), (196, 384)]
 
 def transformer_cases(quick:bool=False) -> list[OpCase]:
@@ -188,7 +188,7 @@ def transformer_cases(quick:bool=False) -> list[OpCase]:
                        2. * h * L * L * (E // h), 4. * (2 * h * L * (E // h) + h * L * L)))
     return cs
 
-# %% ../../nbs/23_bench_operators.ipynb #6bf23400
+# %% ../../nbs/23_bench_operators.ipynb #f48275a4
 def overhead_cases() -> list[OpCase]:
     def module(t, dt, dev):
         m, x = t.nn.Dropout(0.1).eval(), t.randn(1, 8, device=dev, dtype=dt)
@@ -205,12 +205,12 @@ def overhead_cases() -> list[OpCase]:
         for k, f in (('module', module), ('view', view), ('tiny_op', tiny))
     ]
 
-# %% ../../nbs/23_bench_operators.ipynb #f4e73db9
+# %% ../../nbs/23_bench_operators.ipynb #f784a6f1
 def all_cases(quick:bool=False) -> list[OpCase]:
     "The whole operator grid."
     return overhead_cases() + conv_cases(quick) + pointwise_cases(quick) + transformer_cases(quick)
 
-# %% ../../nbs/23_bench_operators.ipynb #d4067f49
+# %% ../../nbs/23_bench_operators.ipynb #56522511
 def time_op_case(case: OpCase, precision: str, torch, device: str, clock, budget_s: float = 0.1,
                  min_time_s: float = 0.02, min_reps: int = 5) -> TimingResult:
     "Build `case` at `precision`, run it once and time it (raises what building or running raises)."
@@ -220,7 +220,7 @@ def time_op_case(case: OpCase, precision: str, torch, device: str, clock, budget
         fn()
         return measure(fn, clock, warmup=1, min_reps=min_reps, max_reps=300, budget_s=budget_s, min_time_s=min_time_s)
 
-# %% ../../nbs/23_bench_operators.ipynb #f5cf0d0c
+# %% ../../nbs/23_bench_operators.ipynb #077c20e7
 def op_result(case:OpCase, precision:str, t:TimingResult) -> PrecisionTestResult:
     "The figures of an operator case from its timing."
     scale = {'fp64': 2., 'fp16': .5, 'bf16': .5}.get(precision, 1.)
@@ -233,19 +233,19 @@ def op_result(case:OpCase, precision:str, t:TimingResult) -> PrecisionTestResult
         std_latency_ms=ms(t.std_s), iqr_latency_ms=ms(t.iqr_s), ci_low_ms=ms(t.ci_low_s),
         ci_high_ms=ms(t.ci_high_s), stop_reason=t.stop_reason, num_trials=t.n * t.batch)
 
-# %% ../../nbs/23_bench_operators.ipynb #d5fa3fdd
+# %% ../../nbs/23_bench_operators.ipynb #3b85273b
 def _unsupported(precision:str, e:Exception) -> PrecisionTestResult:
     return PrecisionTestResult(precision=precision, supported=False,
                                failure_reason=f"{type(e).__name__}: {str(e).strip()[:200]}")
 
-# %% ../../nbs/23_bench_operators.ipynb #c5931725
+# %% ../../nbs/23_bench_operators.ipynb #5c49ee0c
 def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:float=0.1) -> PrecisionTestResult:
     "Build, run and time one operator case at `precision` (one round)."
     try: t = time_op_case(case, precision, torch, device, clock, budget_s)
     except Exception as e: return _unsupported(precision, e)
     return op_result(case, precision, t)
 
-# %% ../../nbs/23_bench_operators.ipynb #ccb60565
+# %% ../../nbs/23_bench_operators.ipynb #6f502c18
 def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, rounds:int, progress=None) -> tuple:
     "({(case index, precision): timings of each round}, {(case index, precision): failed result}) of the grid."
     timings, failed = {}, {}
@@ -259,7 +259,7 @@ def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, r
             if progress and r == rounds - 1: progress()
     return timings, failed
 
-# %% ../../nbs/23_bench_operators.ipynb #1483bddc
+# %% ../../nbs/23_bench_operators.ipynb #513a624e
 def _grid_entry(c, res:dict) -> OperationCalibration:
     "The profile entry of grid case `c` with its result per precision."
     mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_attention') or c.shape['cls'].startswith('dw')
@@ -267,7 +267,7 @@ def _grid_entry(c, res:dict) -> OperationCalibration:
                                 arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0.,
                                 extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes})
 
-# %% ../../nbs/23_bench_operators.ipynb #509f16ab
+# %% ../../nbs/23_bench_operators.ipynb #7b9865e5
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 2, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
@@ -290,7 +290,7 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     if device == 'cpu': out += page_fault_cost(precisions)   # (below) what a model pays when its allocator faults
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #8077b941
+# %% ../../nbs/23_bench_operators.ipynb #e9a8c251
 def _sequence_nets(t, dt, dev) -> dict:
     """Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from 0.1 to 38 MB of weights,
     small to large activations."""
@@ -325,7 +325,7 @@ def _sequence_nets(t, dt, dev) -> dict:
         for k, (mods, (c, hw)) in nets.items()
     }
 
-# %% ../../nbs/23_bench_operators.ipynb #e5b4e231
+# %% ../../nbs/23_bench_operators.ipynb #0a621e00
 def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple:
     "(the whole network's timing, each op's timing alone on its real input), whole and parts interleaved in rounds."
     whole, alone = [], [[] for _ in net]
@@ -337,7 +337,7 @@ def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple
                                     min_time_s=0.005 / rounds))
     return combine(whole), [combine(a) for a in alone]
 
-# %% ../../nbs/23_bench_operators.ipynb #f219dd44
+# %% ../../nbs/23_bench_operators.ipynb #2dd90d3e
 def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> OperationCalibration:
     "The in-sequence overhead entry of one network: (whole - sum of parts) / ops, from medians and from minima."
     n = len(net)
@@ -352,7 +352,7 @@ def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> Op
         extra_params={'group': 'operators', 'bytes': act, 'whole_ms': w.median_s * 1e3,
                       'parts_ms': sum(p.median_s for p in parts) * 1e3})
 
-# %% ../../nbs/23_bench_operators.ipynb #85816e6a
+# %% ../../nbs/23_bench_operators.ipynb #392a134a
 def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2,
                       steady:bool=True) -> list[OperationCalibration]:
     """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
@@ -370,7 +370,7 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
             out.append(_sequence_entry(name, net, ins, w, parts, precision))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #096f6be6
+# %% ../../nbs/23_bench_operators.ipynb #d22163ae
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
