@@ -40,7 +40,7 @@ class OperationType(str, Enum):
 OT = OperationType
 SWISH = OT.SILU      # SiLU and Swish are the same function
 
-# %% ../nbs/50_graph.ipynb #a2a99e9b
+# %% ../nbs/50_graph.ipynb #19fe627d
 @dataclass
 class Op:
     "One operation of a model graph."
@@ -63,11 +63,11 @@ class Op:
     @property
     def intensity(self) -> float: return self.flops / self.bytes if self.bytes else 0.
 
-# %% ../nbs/50_graph.ipynb #04717c8e
+# %% ../nbs/50_graph.ipynb #478ba7f1
 class ModelError(ValueError):
     "A model that cannot be found or traced."
 
-# %% ../nbs/50_graph.ipynb #f923b308
+# %% ../nbs/50_graph.ipynb #fa201923
 def load_model(name:str) -> nn.Module:
     "A torchvision model by name, without pretrained weights, in eval mode."
     import torchvision
@@ -82,18 +82,18 @@ def load_model(name:str) -> nn.Module:
     no_download = {'weights_backbone': None} if 'weights_backbone' in inspect.signature(builder).parameters else {}
     return builder(weights=None, **no_download).eval()      # segmentation and detection: no backbone weights either
 
-# %% ../nbs/50_graph.ipynb #0aec0794
+# %% ../nbs/50_graph.ipynb #43b1e447
 def default_input(name:Optional[str]=None) -> torch.Tensor:
     "A batch-1 example input: 3×224×224 images (299 for inception_v3, 520 for segmentation models)."
     size = 299 if name and 'inception' in name else 224
     return torch.randn(1, 3, size, size)
 
-# %% ../nbs/50_graph.ipynb #ace2168d
+# %% ../nbs/50_graph.ipynb #ef0fd4be
 def _each(t:OperationType, names:str) -> dict:
     "Each of the space-separated `names`, typed `t`."
     return {n: t for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #2a565ff7
+# %% ../nbs/50_graph.ipynb #20ff41a7
 _GROUPS = {  # functions and ATen ops by what they do
     **_each(OT.ELEMENTWISE, 'add iadd sub isub mul imul truediv div rsub neg abs pow rsqrt sqrt exp exp2 log log2 '
             'log1p expm1 sin cos erf erfc clamp clamp_min clamp_max clip floor ceil round trunc sign reciprocal '
@@ -127,7 +127,7 @@ _GROUPS = {  # functions and ATen ops by what they do
             'is_floating_point is_complex'),
 }
 
-# %% ../nbs/50_graph.ipynb #7f89eee6
+# %% ../nbs/50_graph.ipynb #8926a9b2
 _FN = {
     **_GROUPS, 'relu': OT.RELU, 'relu6': OT.RELU6, 'hardtanh': OT.RELU6,
     'silu': OT.SILU, 'gelu': OT.GELU, 'hardswish': OT.HARDSWISH,
@@ -147,7 +147,7 @@ _FN = {
 }
 VIEW_OPS = {k for k, v in _FN.items() if v in (OT.VIEW, OT.NOOP)}     # nothing moved
 
-# %% ../nbs/50_graph.ipynb #1576241c
+# %% ../nbs/50_graph.ipynb #19c61eef
 _MODULES = {
     **_each(OT.NOOP, 'Identity'), **_each(OT.VIEW, 'Flatten Unflatten'),
     **_each(OT.ACTIVATION, 'LeakyReLU ELU CELU SELU PReLU RReLU Tanh Mish Softplus Softsign Tanhshrink Hardshrink '
@@ -177,20 +177,20 @@ def _module_types():
     except ImportError: pass
     return m
 
-# %% ../nbs/50_graph.ipynb #8dc2a49a
+# %% ../nbs/50_graph.ipynb #794b9106
 def _fn_name(target) -> str:
     if isinstance(target, str): return target
     if isinstance(target, torch._ops.OpOverload): return target._opname
     return getattr(target, '__name__', str(target))
 
-# %% ../nbs/50_graph.ipynb #af520042
+# %% ../nbs/50_graph.ipynb #50a6e7b7
 def conv_type(groups:int, cin:int, kh:int, kw:int) -> OperationType:
     "Depthwise when each group is one input channel, pointwise for an ungrouped 1×1, else a plain convolution."
     if groups > 1 and groups == cin: return OT.CONV2D_DEPTHWISE
     if kh == kw == 1 and groups == 1: return OT.CONV2D_POINTWISE
     return OT.CONV2D
 
-# %% ../nbs/50_graph.ipynb #84be6f40
+# %% ../nbs/50_graph.ipynb #7cbe190c
 def _tensors(v) -> list[tuple[tuple, Any]]:
     "(shape, dtype) of every tensor in a node's shape metadata (`tensor_meta` from ShapeProp, or `val` from export)."
     if v is None: return []
@@ -198,31 +198,31 @@ def _tensors(v) -> list[tuple[tuple, Any]]:
     if hasattr(v, 'shape') and hasattr(v, 'dtype'): return [(_ints(v.shape), v.dtype)]
     return []
 
-# %% ../nbs/50_graph.ipynb #9bc16eec
+# %% ../nbs/50_graph.ipynb #f0c317ed
 def _ints(shape) -> tuple:
     "`shape` as plain ints; `ModelError` for a size that depends on the data (an unbacked symbol of export)."
     try: return tuple(int(d) for d in shape)
     except Exception: raise ModelError(f"a shape that depends on the data ({tuple(shape)})") from None
 
-# %% ../nbs/50_graph.ipynb #5186a6f1
+# %% ../nbs/50_graph.ipynb #1e8090f6
 def _out(node) -> list[tuple[tuple, Any]]:
     return _tensors(node.meta.get('tensor_meta', node.meta.get('val')))
 
-# %% ../nbs/50_graph.ipynb #93e49fa0
+# %% ../nbs/50_graph.ipynb #d28a991c
 def _nbytes(ts) -> float:
     "Bytes of the tensors `ts` ((shape, dtype) pairs), whatever their dtype: bool masks, complex, fp8 included."
     return float(sum(math.prod(s) * d.itemsize for s, d in ts))
 
-# %% ../nbs/50_graph.ipynb #c002b904
+# %% ../nbs/50_graph.ipynb #cf193d60
 def _numel(ts) -> int: return sum(math.prod(s) for s, d in ts)
 _ACT_FLOPS = {OT.RELU: 1, OT.RELU6: 2, OT.SILU: 4, OT.GELU: 8, OT.HARDSWISH: 4, OT.SIGMOID: 4}
 
-# %% ../nbs/50_graph.ipynb #cd1a7234
+# %% ../nbs/50_graph.ipynb #5aa50c05
 def _gemm_flops(op:Op, m:int, n:int, k:int, batch:int=1):
     op.mac_flops = op.flops = 2. * batch * m * n * k
     op.params.update(m=batch*m, n=n, k=k)
 
-# %% ../nbs/50_graph.ipynb #b2366076
+# %% ../nbs/50_graph.ipynb #e167b2db
 def _einsum_mnkb(eq:str, shapes:list) -> Optional[tuple]:
     "(m, n, k, batch) of a two-operand `einsum` as the GEMM it is, or None for other forms."
     lhs, arrow, out = eq.replace(' ', '').partition('->')
@@ -234,7 +234,7 @@ def _einsum_mnkb(eq:str, shapes:list) -> Optional[tuple]:
     n_of = lambda cs: math.prod(size[c] for c in cs)
     return n_of((a - b) & o), n_of((b - a) & o), n_of((a & b) - o), n_of(a & b & o)
 
-# %% ../nbs/50_graph.ipynb #ef39d4aa
+# %% ../nbs/50_graph.ipynb #501e1911
 def _fill_conv(op:Op, mod, ins, outs, weights:list):
     "FLOPs and shape parameters of a convolution (1-D as height 1; transposed: every input pixel scatters a kernel)."
     o, i, cin = outs[0][0], ins[0][0], ins[0][0][1]
@@ -249,7 +249,7 @@ def _fill_conv(op:Op, mod, ins, outs, weights:list):
     op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
                      k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else None)
 
-# %% ../nbs/50_graph.ipynb #5dc011ef
+# %% ../nbs/50_graph.ipynb #3b6514d9
 def _fill_product(op:Op, args:list, ins:list, outs:list):
     "A linear layer, a matmul (batched) or a two-operand einsum, as the GEMM it is."
     if op.op_type == OT.LINEAR:
@@ -261,7 +261,7 @@ def _fill_product(op:Op, args:list, ins:list, outs:list):
         batch = math.prod(outs[0][0][:-2]) if outs and len(outs[0][0]) > 2 else 1
         _gemm_flops(op, a[-2] if len(a) > 1 else 1, b[-1] if len(b) > 1 else 1, a[-1], batch)
 
-# %% ../nbs/50_graph.ipynb #04e61a54
+# %% ../nbs/50_graph.ipynb #55fc7f94
 def _fill_attention(op:Op, mod, ins:list):
     "`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`."
     if mod is not None and ins:
@@ -279,7 +279,7 @@ def _fill_attention(op:Op, mod, ins:list):
         op.flops = op.mac_flops + 5. * bh * L * S
         op.params.update(batch_heads=bh, seq=L, kv_seq=S, head_dim=d)
 
-# %% ../nbs/50_graph.ipynb #5effed7e
+# %% ../nbs/50_graph.ipynb #1c3630f3
 def _fill_se(op:Op, mod, ins:list):
     "A squeeze-and-excitation block: two 1×1 convolutions on the pooled channels, then the scale."
     nb, c = ins[0][0][0], ins[0][0][1]
@@ -288,7 +288,7 @@ def _fill_se(op:Op, mod, ins:list):
     op.flops = op.mac_flops + 3. * _numel(ins[:1])
     op.params.update(channels=c, squeeze=csq)
 
-# %% ../nbs/50_graph.ipynb #9ee6a680
+# %% ../nbs/50_graph.ipynb #62b21f2a
 def _fill_pool(op:Op, mod, args:list, ins:list):
     "A pool reads its input once; its window and stride (a stride-1 3×3 max pool does 4× a stride-2 one's work)."
     op.flops = float(_numel(ins[:1]))
@@ -298,7 +298,7 @@ def _fill_pool(op:Op, mod, args:list, ins:list):
     first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
     if k is not None: op.params.update(kernel=first(k), stride=first(s))
 
-# %% ../nbs/50_graph.ipynb #d0b1079f
+# %% ../nbs/50_graph.ipynb #f1f4885d
 def _fill_moves(op:Op):
     "What views, no-ops and inference-time dropouts move (nothing), and what an embedding lookup reads (its rows)."
     t = op.op_type
@@ -307,7 +307,7 @@ def _fill_moves(op:Op):
     if t == OT.VIEW: op.params['view'] = True
     if t == OT.COPY and op.kind in ('embedding', 'Embedding'): op.bytes_weights = op.bytes_out
 
-# %% ../nbs/50_graph.ipynb #5ba3bd20
+# %% ../nbs/50_graph.ipynb #36f0bc4d
 _CONV_TYPES = (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE)
 _PER_ELEMENT = {OT.BATCHNORM: 2, OT.LAYERNORM: 5, OT.SOFTMAX: 5, OT.ELEMENTWISE: 1, OT.NORM: 5, OT.ACTIVATION: 4,
                 **_ACT_FLOPS}                            # FLOPs per output element
@@ -325,20 +325,20 @@ def fill_costs(op:Op, mod, args:list, ins, outs, weights:list):
     elif t == OT.REDUCE: op.flops = float(_numel(ins[:1]))
     _fill_moves(op)
 
-# %% ../nbs/50_graph.ipynb #6d15b4bb
+# %% ../nbs/50_graph.ipynb #2dfee608
 def call_args(x) -> tuple[tuple, dict]:
     "The positional and keyword arguments the example input `x` stands for (a tensor, a tuple/list, or a dict)."
     if isinstance(x, dict): return (), dict(x)
     if isinstance(x, (tuple, list)): return tuple(x), {}
     return (x,), {}
 
-# %% ../nbs/50_graph.ipynb #c829d1d9
+# %% ../nbs/50_graph.ipynb #84c94781
 def call(model, x):
     "Run `model` on the example input `x` (see `call_args`)."
     args, kw = call_args(x)
     return model(*args, **kw)
 
-# %% ../nbs/50_graph.ipynb #d10765d7
+# %% ../nbs/50_graph.ipynb #b211891d
 def input_shapes(x):
     "The shape of `x` for reports: a tensor's shape, a tuple of shapes, or a dict of keyword -> shape."
     shape = lambda t: tuple(t.shape) if hasattr(t, 'shape') else t
@@ -346,13 +346,13 @@ def input_shapes(x):
     if kw: return {k: shape(v) for k, v in kw.items()}
     return shape(args[0]) if len(args) == 1 else tuple(shape(a) for a in args)
 
-# %% ../nbs/50_graph.ipynb #9a55ce86
+# %% ../nbs/50_graph.ipynb #6b49de7b
 class _Tracer(fx.Tracer):
     "FX's tracer with modules of the types `leaves` kept whole, finding a parameter's name in a dict."
     def __init__(self, leaves): super().__init__(); self.leaves, self._names = leaves, None
     def is_leaf_module(self, m, qualname): return isinstance(m, self.leaves) or super().is_leaf_module(m, qualname)
 
-# %% ../nbs/50_graph.ipynb #5c54f44a
+# %% ../nbs/50_graph.ipynb #10255050
 @patch
 def _name_of(self:_Tracer, t:torch.Tensor) -> Optional[str]:
     "The model's name for parameter or buffer `t`, or None."
@@ -361,7 +361,7 @@ def _name_of(self:_Tracer, t:torch.Tensor) -> Optional[str]:
                        {id(b): n for n, b in self.root.named_buffers()})
     return self._names[0 if isinstance(t, nn.Parameter) else 1].get(id(t))
 
-# %% ../nbs/50_graph.ipynb #a17a7899
+# %% ../nbs/50_graph.ipynb #08083f3c
 @patch
 def getattr(self:_Tracer, attr:str, attr_val, parameter_proxy_cache:dict):
     "The proxy of a parameter or buffer a module reads; FX's own answer for anything else."
@@ -371,21 +371,21 @@ def getattr(self:_Tracer, attr:str, attr_val, parameter_proxy_cache:dict):
     if n not in parameter_proxy_cache: parameter_proxy_cache[n] = self.create_proxy('get_attr', n, (), {})
     return parameter_proxy_cache[n]
 
-# %% ../nbs/50_graph.ipynb #ffe874f6
+# %% ../nbs/50_graph.ipynb #08b9cd53
 @patch
 def create_arg(self:_Tracer, a):
     "A parameter or buffer passed to a function as it is becomes its `get_attr` node; anything else as FX makes it."
     n = self._name_of(a) if isinstance(a, torch.Tensor) and not isinstance(a, fx.Proxy) else None
     return self.create_node('get_attr', n, (), {}) if n is not None else super(_Tracer, self).create_arg(a)
 
-# %% ../nbs/50_graph.ipynb #6250322c
+# %% ../nbs/50_graph.ipynb #fb494dce
 class TensorOutputs(nn.Module):
     "`model`, returning only the tensors of its output (caches and other objects dropped), for `torch.export`."
     def __init__(self, model:nn.Module): super().__init__(); self.model = model
     def forward(self, *args, **kwargs):
         return tuple(t for t in pytree.tree_leaves(self.model(*args, **kwargs)) if isinstance(t, torch.Tensor))
 
-# %% ../nbs/50_graph.ipynb #e2220ac4
+# %% ../nbs/50_graph.ipynb #9857dde9
 @contextlib.contextmanager
 def quiet():
     "Silence torch's loggers, Python warnings and stderr prints (export's log dump) for the duration."
@@ -400,19 +400,19 @@ def quiet():
     finally:
         for l, v in zip(loggers, levels): l.setLevel(v)
 
-# %% ../nbs/50_graph.ipynb #96f7418a
+# %% ../nbs/50_graph.ipynb #86e278a9
 def _first_line(e:Exception) -> str:
     "`Type: first line of the message`, at most 300 characters."
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
 
-# %% ../nbs/50_graph.ipynb #5e503667
+# %% ../nbs/50_graph.ipynb #524e5c3d
 def _exported(ep, tracer:str='exported') -> tuple[fx.GraphModule, str, set]:
     "(graph module, tracer, weight placeholders) of an ExportedProgram."
     sig = ep.graph_signature
     consts = getattr(sig, 'inputs_to_lifted_tensor_constants', {}) or {}
     return ep.graph_module, tracer, set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(consts)
 
-# %% ../nbs/50_graph.ipynb #892f831a
+# %% ../nbs/50_graph.ipynb #78ad6558
 def _example_of(model, name:Optional[str]):
     "The example input of an ExportedProgram (its own), else the usual input of the model `name`."
     if isinstance(model, torch.export.ExportedProgram) and model.example_inputs is not None:
@@ -420,7 +420,7 @@ def _example_of(model, name:Optional[str]):
         return kw if kw and not args else args[0] if len(args) == 1 and not kw else args
     return default_input(name)
 
-# %% ../nbs/50_graph.ipynb #b92292ee
+# %% ../nbs/50_graph.ipynb #10f76d40
 def _opaque(gm:fx.GraphModule) -> list[str]:
     "Names of the calls into model code that FX kept whole (functions wrapped with `torch.fx.wrap`)."
     is_model_code = lambda f: callable(f) and not isinstance(f, torch._ops.OpOverload) and \
@@ -428,7 +428,7 @@ def _opaque(gm:fx.GraphModule) -> list[str]:
     return sorted({_fn_name(n.target) for n in gm.graph.nodes if n.op == 'call_function' and is_model_code(n.target)}
                   - set(_FN))
 
-# %% ../nbs/50_graph.ipynb #d2a3aacb
+# %% ../nbs/50_graph.ipynb #04f87d6d
 def _propagate(gm:fx.GraphModule, args:tuple):
     "Records the shape of every node of `gm` run on `args`: with fake tensors (no arithmetic), else for real."
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -442,7 +442,7 @@ def _propagate(gm:fx.GraphModule, args:tuple):
         for n in gm.graph.nodes: n.meta.pop('val', None)
         with torch.no_grad(): ShapeProp(gm).propagate(*args)
 
-# %% ../nbs/50_graph.ipynb #0bf977b3
+# %% ../nbs/50_graph.ipynb #de81ed9f
 def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
     "(graph module with shapes, tracer used, names of parameter placeholders) for the example input `x`."
     if isinstance(model, torch.export.ExportedProgram): return _exported(model)
@@ -465,7 +465,7 @@ def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
             f"({_first_line(ex_err)}). Make the forward traceable (no Python control flow on tensor values), "
             "or pass a torch.fx.GraphModule.") from None
 
-# %% ../nbs/50_graph.ipynb #1e214631
+# %% ../nbs/50_graph.ipynb #4b1bda9e
 @dataclass
 class Graph:
     "A model's ops in execution order, with who consumes whom (for fusion)."
@@ -487,7 +487,7 @@ class Graph:
     @property
     def flops(self) -> float: return sum(o.flops for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #11b44fa5
+# %% ../nbs/50_graph.ipynb #534ab891
 def _classify(node, mod) -> tuple[OperationType, str]:
     "(type, kind) of an FX node: modules by class, then by class name; functions by name, in-place ones as the rest."
     if mod is not None:
@@ -500,7 +500,7 @@ def _classify(node, mod) -> tuple[OperationType, str]:
     inplace = name[:-1] if name.endswith('_') and not name.endswith('__') else name
     return _FN.get(name) or _FN.get(inplace, OT.UNKNOWN), name
 
-# %% ../nbs/50_graph.ipynb #44f50459
+# %% ../nbs/50_graph.ipynb #a24be135
 def _arg_nodes(node) -> list:
     "The nodes `node` reads, in argument order: repeats kept for a function, once each for a module."
     if node.op == 'call_module': return list(node.all_input_nodes)   # nn.MultiheadAttention(x, x, x) projects x once
@@ -508,30 +508,30 @@ def _arg_nodes(node) -> list:
     fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
     return out
 
-# %% ../nbs/50_graph.ipynb #1610d7d4
+# %% ../nbs/50_graph.ipynb #c8b39fc8
 def _operands(node, weights_ph:set) -> tuple[list, list]:
     "(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order."
     nodes = _arg_nodes(node)
     is_w = lambda a: a.name in weights_ph or a.op == 'get_attr'
     return [t for a in nodes if not is_w(a) for t in _out(a)], [t for a in nodes if is_w(a) for t in _out(a)]
 
-# %% ../nbs/50_graph.ipynb #53ecdcc0
+# %% ../nbs/50_graph.ipynb #58c662da
 def _conv_operands(node) -> tuple[list, list]:
     "([input], [weight, bias]) of a functional convolution, by position."
     meta = [_out(a)[:1] if isinstance(a, fx.Node) else [] for a in list(node.args[:3]) + [None] * 3][:3]
     return meta[0], meta[1] + meta[2]
 
-# %% ../nbs/50_graph.ipynb #24ea21b4
+# %% ../nbs/50_graph.ipynb #1311e282
 def _groups(node) -> int:
     "The `groups` of a functional convolution: positional (ATen's `conv2d`, index 6) or keyword (`F.conv2d`)."
     return node.args[6] if len(node.args) > 6 else node.kwargs.get('groups', 1)
 
-# %% ../nbs/50_graph.ipynb #138117e8
+# %% ../nbs/50_graph.ipynb #605c888a
 def conv_kernel(w:tuple) -> tuple[int, int]:
     "(kh, kw) of a convolution weight: (out, in/groups, kh, kw) for 2-D, (out, in/groups, k) for 1-D as (1, k)."
     return (w[2], w[3]) if len(w) >= 4 else (1, w[2]) if len(w) == 3 else (1, 1)
 
-# %% ../nbs/50_graph.ipynb #0b3bbd3e
+# %% ../nbs/50_graph.ipynb #e4d41b70
 _CASTS = {'to', 'type_as', 'float', 'half', 'bfloat16', 'double', 'int', 'long', 'bool', 'type', '_to_copy'}
 
 def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
@@ -541,7 +541,7 @@ def _retype(t:OperationType, kind:str, ins:list, outs:list) -> OperationType:
     if t == OT.COPY and kind in _CASTS and ins and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #00371596
+# %% ../nbs/50_graph.ipynb #504af279
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
     mods = dict(gm.named_modules())
@@ -570,7 +570,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     first = {n.name: next((a.name for a in n.all_input_nodes if a.name in names), None) for n in nodes}
     return ops, users, first
 
-# %% ../nbs/50_graph.ipynb #de1a638b
+# %% ../nbs/50_graph.ipynb #f59a85a2
 def _whole(model, x, name:Optional[str]) -> Graph:
     "The graph of `model` traced whole on `x`; `ModelError` when no tracer takes it."
     gm, tracer, weights_ph = trace(model, x)
@@ -578,13 +578,13 @@ def _whole(model, x, name:Optional[str]) -> Graph:
     return Graph(model=name or type(model).__name__, ops=ops, tracer=tracer, input_shape=input_shapes(x),
                  users=users, first_input=first)
 
-# %% ../nbs/50_graph.ipynb #9a272cf9
+# %% ../nbs/50_graph.ipynb #84f409c7
 def is_onnx(model) -> bool:
     "Whether `model` is an ONNX model: a path ending in `.onnx`, or an `onnx.ModelProto`."
     if isinstance(model, (str, os.PathLike)): return str(model).lower().endswith('.onnx')
     return type(model).__name__ == 'ModelProto' and type(model).__module__.startswith('onnx')
 
-# %% ../nbs/50_graph.ipynb #7471633b
+# %% ../nbs/50_graph.ipynb #64b7ce71
 def extract(model, # nn.Module, GraphModule, ExportedProgram, ONNX file (path or ModelProto) or torchvision name
             example_input=None, # a tensor, tuple or dict of keyword tensors (default: the model's usual input)
             name:Optional[str]=None, # the name reports use (default: the model name or class)
@@ -606,7 +606,7 @@ def extract(model, # nn.Module, GraphModule, ExportedProgram, ONNX file (path or
         if exported or isinstance(model, fx.GraphModule) or not any(True for _ in model.children()): raise
         return _partial(model, x, name)
 
-# %% ../nbs/50_graph.ipynb #f818aff0
+# %% ../nbs/50_graph.ipynb #e13e27bf
 def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tensors, or a dict of keyword tensors
     "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` for one forward pass."
     from torch.utils.flop_counter import FlopCounterMode
@@ -614,7 +614,7 @@ def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tenso
         call(model, x)  # no fused MHA fast path: every op counted
     return fc.get_total_flops()
 
-# %% ../nbs/50_graph.ipynb #433cbaae
+# %% ../nbs/50_graph.ipynb #31a01717
 def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
     "Run `model` on `x` once: the (args, kwargs) of every call of every submodule, by module path."
     calls, hooks = {}, []
@@ -629,7 +629,7 @@ def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
         for h in hooks: h.remove()
     return calls
 
-# %% ../nbs/50_graph.ipynb #13cf3cdc
+# %% ../nbs/50_graph.ipynb #7a3dede4
 def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[list, list[str]]:
     "(captured (tag, graph) pieces, uncaptured parts) of the submodule at `path` (tried whole first if `whole`)."
     m = model.get_submodule(path) if path else model
@@ -650,7 +650,7 @@ def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[lis
         got += g; lost += l
     return got, lost
 
-# %% ../nbs/50_graph.ipynb #97049421
+# %% ../nbs/50_graph.ipynb #03fce511
 def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     "One graph of the captured `pieces`, op names prefixed with their piece's tag, `lost` named as uncaptured."
     ops, users, first = [], {}, {}
@@ -662,7 +662,7 @@ def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     return Graph(model=name, ops=ops, tracer='partial', input_shape=input_shapes(x), users=users,
                  first_input=first, uncaptured=lost)
 
-# %% ../nbs/50_graph.ipynb #f69e3310
+# %% ../nbs/50_graph.ipynb #8de4e081
 def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     "The graph of what can be traced of `model`, piece by piece; the original `ModelError` when nothing can."
     calls = record_calls(model, x)
@@ -670,7 +670,7 @@ def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     if not pieces: _whole(model, x, name)                           # raises the whole model's error
     return _merged(name or type(model).__name__, x, pieces, lost)
 
-# %% ../nbs/50_graph.ipynb #7f13ac5c
+# %% ../nbs/50_graph.ipynb #3e44280d
 def _onnx():
     "The `onnx` package, or a `ModelError` that says how to install it."
     try: import onnx
@@ -678,7 +678,7 @@ def _onnx():
         raise ModelError("Reading an ONNX model needs the onnx package: pip install 'calibkit[onnx]'.") from None
     return onnx
 
-# %% ../nbs/50_graph.ipynb #ef35d287
+# %% ../nbs/50_graph.ipynb #5deb7f19
 def _load_small(model, folder:Path):
     "Loads the small initializers kept in external data files (shape computations read them); weights stay out."
     onnx = _onnx()
@@ -690,7 +690,7 @@ def _load_small(model, folder:Path):
         t.data_location = onnx.TensorProto.DEFAULT
         del t.external_data[:]
 
-# %% ../nbs/50_graph.ipynb #7d05d201
+# %% ../nbs/50_graph.ipynb #b07a0766
 def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
              ):
     "The ONNX model `model` with its local functions inlined; one `ModelError` for a missing or unreadable file."
@@ -706,7 +706,7 @@ def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
         _load_small(model, p.parent)
     return onnx.inliner.inline_local_functions(model) if model.functions else model
 
-# %% ../nbs/50_graph.ipynb #dae37f80
+# %% ../nbs/50_graph.ipynb #a3f9b46a
 _ONNX_DTYPES = {'FLOAT': torch.float32, 'FLOAT16': torch.float16, 'BFLOAT16': torch.bfloat16, 'DOUBLE': torch.float64,
            'INT8': torch.int8, 'UINT8': torch.uint8, 'INT16': torch.int16, 'UINT16': torch.uint16,
            'INT32': torch.int32, 'UINT32': torch.uint32, 'INT64': torch.int64, 'UINT64': torch.uint64,
@@ -721,17 +721,17 @@ def _onnx_dtype(elem_type:int):
     name = onnx.TensorProto.DataType.Name(elem_type)
     return _ONNX_DTYPES.get(name) or onnx.helper.tensor_dtype_to_np_dtype(elem_type)
 
-# %% ../nbs/50_graph.ipynb #2068e26a
+# %% ../nbs/50_graph.ipynb #5a5c9fc3
 def _onnx_dims(shape) -> tuple:
     "The dims of a TensorShapeProto: ints, the names of symbolic dims, None for dims with neither."
     return tuple(d.dim_value if d.HasField('dim_value') else (d.dim_param or None) for d in shape.dim)
 
-# %% ../nbs/50_graph.ipynb #928a2a9a
+# %% ../nbs/50_graph.ipynb #d6c15fad
 def _show_dims(dims:tuple) -> str:
     "`dims` as the messages show them: `(batch, 3, ?)`."
     return '(' + ', '.join('?' if d is None else str(d) for d in dims) + ')'
 
-# %% ../nbs/50_graph.ipynb #f81c15a3
+# %% ../nbs/50_graph.ipynb #21ee9726
 def _onnx_tensors(g) -> dict[str, tuple]:
     "name -> (dims, dtype) of each tensor of graph `g` with a known shape: inputs, values, outputs, initializers."
     out = {}
@@ -742,7 +742,7 @@ def _onnx_tensors(g) -> dict[str, tuple]:
     out.update({i.name: (tuple(i.dims), _onnx_dtype(i.data_type)) for i in g.initializer})
     return out
 
-# %% ../nbs/50_graph.ipynb #89a3396d
+# %% ../nbs/50_graph.ipynb #42bb3f10
 def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
                ) -> dict[str, tuple]:
     "name -> declared dims of each input the model takes (old-style initializers listed as inputs left out)."
@@ -750,7 +750,7 @@ def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
     inits = {i.name for i in g.initializer}
     return {i.name: _onnx_dims(i.type.tensor_type.shape) for i in g.input if i.name not in inits}
 
-# %% ../nbs/50_graph.ipynb #dcca2e4b
+# %% ../nbs/50_graph.ipynb #9686f61b
 def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
     "The shapes example input `x` gives, by input name."
     shape = lambda v: tuple(int(d) for d in (v.shape if hasattr(v, 'shape') else v))
@@ -765,7 +765,7 @@ def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
         raise ModelError(f"{len(x)} example inputs given; the ONNX model takes {len(names)}: {', '.join(names)}.")
     return {k: shape(v) for k, v in zip(names, x)}
 
-# %% ../nbs/50_graph.ipynb #6768cf5d
+# %% ../nbs/50_graph.ipynb #d018d5b0
 def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
                 given:dict[str, tuple], # input name -> the shape to use
                ) -> dict[str, tuple]:
@@ -787,7 +787,7 @@ def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
         out[k] = dims
     return out
 
-# %% ../nbs/50_graph.ipynb #974b5477
+# %% ../nbs/50_graph.ipynb #32035afd
 _ONNX_SMALL = 1 << 16     # elements: constants up to this size are evaluated, larger ones are weights
 
 def _onnx_skeleton(m, shapes:dict[str, tuple]):
@@ -803,7 +803,7 @@ def _onnx_skeleton(m, shapes:dict[str, tuple]):
     graph = onnx.helper.make_graph(g.node, g.name, inputs, g.output, small)
     return onnx.helper.make_model(graph, opset_imports=m.opset_import, ir_version=m.ir_version)
 
-# %% ../nbs/50_graph.ipynb #b0a5ae45
+# %% ../nbs/50_graph.ipynb #a56ff6c3
 _ONNX_NO_FOLD = {'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli',
             'Dropout', 'If', 'Loop', 'Scan', 'SequenceMap'}
 
@@ -821,13 +821,13 @@ def _onnx_evaluate(n, types:dict, values:dict, opset:int) -> Optional[list]:
     except Exception: return None                               # an op the reference cannot run: left to inference
     return outs if all(o.size <= _ONNX_SMALL for o in outs) else None
 
-# %% ../nbs/50_graph.ipynb #7a996836
+# %% ../nbs/50_graph.ipynb #d2cf8eef
 def _onnx_reference():
     "ONNX's reference implementation (imported on first use: it loads every op)."
     import onnx.reference
     return onnx.reference
 
-# %% ../nbs/50_graph.ipynb #fa834245
+# %% ../nbs/50_graph.ipynb #9b98da54
 def _onnx_fold(sk, values:dict, opset:int) -> bool:
     "Evaluates into `values` what of skeleton `sk` computes shapes; folded nodes become `Constant`s. Whether any did."
     onnx, nodes, types, changed = _onnx(), [], _onnx_tensors(sk.graph), False
@@ -841,7 +841,7 @@ def _onnx_fold(sk, values:dict, opset:int) -> bool:
     if changed: del sk.graph.node[:]; sk.graph.node.extend(nodes)
     return changed
 
-# %% ../nbs/50_graph.ipynb #9c1ac218
+# %% ../nbs/50_graph.ipynb #d4994b76
 def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
     "(graph with every shape inference and folding settle, names of the tensors folded) of model `m`."
     onnx = _onnx()
@@ -856,7 +856,7 @@ def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
         if not _onnx_fold(sk, values, opset): break
     return sk.graph, set(values)
 
-# %% ../nbs/50_graph.ipynb #b48adc20
+# %% ../nbs/50_graph.ipynb #ffcc3b1b
 _ONNX_BY_TYPE = {
     OT.CONV2D: 'Conv ConvTranspose ConvInteger QLinearConv', OT.LINEAR: 'Gemm',
     OT.MATMUL: 'MatMul MatMulInteger QLinearMatMul Einsum', OT.MULTIHEAD_ATTENTION: 'Attention',
@@ -882,7 +882,7 @@ _ONNX_BY_TYPE = {
 }
 ONNX_TYPES = {n: t for t, names in _ONNX_BY_TYPE.items() for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #107e9441
+# %% ../nbs/50_graph.ipynb #1180b0ba
 def _onnx_constants(g) -> set[str]:
     "The tensors of graph `g` known before any input arrives."
     const = {i.name for i in g.initializer}
@@ -890,7 +890,7 @@ def _onnx_constants(g) -> set[str]:
         if n.op_type == 'Constant' or (n.input and all(i in const for i in n.input if i)): const.update(n.output)
     return const
 
-# %% ../nbs/50_graph.ipynb #cfd1fa3d
+# %% ../nbs/50_graph.ipynb #bb72f85a
 _ONNX_POSITIONS = {'Conv': (0, 1, 2), 'ConvTranspose': (0, 1, 2), 'ConvInteger': (0, 1), 'QLinearConv': (0, 3, 8),
               'MatMul': (0, 1), 'MatMulInteger': (0, 1), 'QLinearMatMul': (0, 3), 'Gemm': (0, 1, 2)}
 
@@ -898,7 +898,7 @@ def _onnx_attrs(n) -> dict:
     "The attributes of node `n` by name, as Python values."
     return {a.name: _onnx().helper.get_attribute_value(a) for a in n.attribute}
 
-# %% ../nbs/50_graph.ipynb #a5328358
+# %% ../nbs/50_graph.ipynb #fb877f53
 def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
     "(type, activations, weights) of node `n`: the type a product or convolution takes from its operands."
     t = ONNX_TYPES.get(n.op_type, OT.UNKNOWN)
@@ -917,7 +917,7 @@ def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
         ins, wts = ins + wts[:1], wts[1:]
     return t, ins, wts
 
-# %% ../nbs/50_graph.ipynb #47ff3410
+# %% ../nbs/50_graph.ipynb #87d9f1a0
 def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     "The final type of node `n`: folded when it computes from constants alone, a view for a cast to the same dtype."
     folded = all(o in const for o in n.output if o) or all(i in const for i in n.input if i)
@@ -925,7 +925,7 @@ def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     if n.op_type in ('Cast', 'CastLike') and ins and outs and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #5d1cc01f
+# %% ../nbs/50_graph.ipynb #e9d3f3cf
 def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     "The `Op` of ONNX node `n`."
     kind = n.op_type if n.domain in ('', 'ai.onnx') else f'{n.domain}.{n.op_type}'
@@ -946,7 +946,7 @@ def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     if 'kernel' in op.params and 'hw' in op.params: op.params['stride'] = tuple(a.get('strides') or (1, 1))
     return op
 
-# %% ../nbs/50_graph.ipynb #6ea0049b
+# %% ../nbs/50_graph.ipynb #003d3593
 _ONNX_CONTROL = {'If', 'Loop', 'Scan', 'SequenceMap'}
 
 def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
@@ -962,7 +962,7 @@ def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #629cbb21
+# %% ../nbs/50_graph.ipynb #7b855aa8
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     "(users, first inputs) of the ops, following tensor names."
     producer = {x: o.name for n, o in zip(nodes, ops) for x in n.output if x}
@@ -972,7 +972,7 @@ def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     first = {o.name: next((producer[x] for x in n.input if x in producer), None) for n, o in zip(nodes, ops)}
     return users, first
 
-# %% ../nbs/50_graph.ipynb #517f25fd
+# %% ../nbs/50_graph.ipynb #5cc6be30
 def _onnx_names(nodes:list) -> list[str]:
     "A unique name per node: its own, else its type and index."
     seen, out = set(), []
@@ -982,7 +982,7 @@ def _onnx_names(nodes:list) -> list[str]:
         seen.add(name); out.append(name)
     return out
 
-# %% ../nbs/50_graph.ipynb #c18860f2
+# %% ../nbs/50_graph.ipynb #3f0dcc18
 def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
               example_input=None, # a tensor or shape (first input), a tuple of them, or a dict by input name
               name:Optional[str]=None, # the name reports use (default: the file's stem, or the graph's name)
@@ -1000,7 +1000,7 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
                  input_shape=next(iter(shapes.values())) if len(shapes) == 1 else shapes, users=users,
                  first_input=first, uncaptured=_onnx_uncaptured(nodes, ops, types))
 
-# %% ../nbs/50_graph.ipynb #b0e2ffd6
+# %% ../nbs/50_graph.ipynb #476852d9
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -1023,14 +1023,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #a6b0515d
+# %% ../nbs/50_graph.ipynb #89dd107f
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #feaede11
+# %% ../nbs/50_graph.ipynb #94ccf930
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -1044,7 +1044,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #9b9a1f75
+# %% ../nbs/50_graph.ipynb #0f263f50
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
