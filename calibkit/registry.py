@@ -27,13 +27,13 @@ __all__ = ['MAX_ID_BYTES', 'RegistryError', 'safe_name', 'device_id', 'registry_
 class RegistryError(ValueError):
     "A registry request that cannot be served (unknown device, no matching calibration, ...)."
 
-# %% ../nbs/40_registry.ipynb #965adc6a
+# %% ../nbs/40_registry.ipynb #12e5d66d
 def safe_name(s:str) -> str:
     "A file-system-safe name part: letters, digits, '.', '-', '_' only; no path separators, never empty or '..'."
     out = re.sub(r'[^A-Za-z0-9._-]+', '_', str(s)).strip('._') or 'unknown'
     return out.lower() if ' ' in str(s) else out
 
-# %% ../nbs/40_registry.ipynb #1b093e5b
+# %% ../nbs/40_registry.ipynb #8017e795
 _ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 MAX_ID_BYTES = 100
 
@@ -56,14 +56,14 @@ def device_id(name) -> str:
                             f"most {MAX_ID_BYTES} bytes. Pass a shorter one.")
     return s
 
-# %% ../nbs/40_registry.ipynb #0748ee72
+# %% ../nbs/40_registry.ipynb #9cb2bde2
 def registry_root() -> Path:
     "The hardware registry: `$CALIBKIT_REGISTRY`, else the repository's `hardware_registry/`."
     return Path(
         os.environ.get('CALIBKIT_REGISTRY') or
         Path(calibkit.__file__).resolve().parent.parent / 'hardware_registry')
 
-# %% ../nbs/40_registry.ipynb #5226a497
+# %% ../nbs/40_registry.ipynb #a4ac546e
 _STEM = re.compile(
     r'^(?P<power_mode>.+)_(?P<freq>\d+)MHz_(?P<framework>numpy|pytorch)_(?P<ts>\d{8}T\d{6}Z)(?:_(?P<n>\d+))?$'
 )
@@ -72,21 +72,21 @@ def _mhz(m) -> int:
     "The clock a calibration ran at (MHz): under load, else idle, else 0."
     return round(m.clock_under_load_mhz or m.idle_clock_mhz or 0)
 
-# %% ../nbs/40_registry.ipynb #841b8598
+# %% ../nbs/40_registry.ipynb #8a71cf6c
 def calibration_stem(cal:HardwareCalibration) -> str:
     "`<power_mode>_<MHz>MHz_<framework>_<YYYYMMDDTHHMMSSZ>` of a profile."
     m = cal.metadata
     stamp = m.calibration_date.strftime('%Y%m%dT%H%M%SZ')
     return f"{safe_name(m.power_mode or 'default')}_{_mhz(m)}MHz_{m.framework}_{stamp}"
 
-# %% ../nbs/40_registry.ipynb #cffe8cb1
+# %% ../nbs/40_registry.ipynb #0db663bd
 def parse_stem(stem:str) -> Optional[dict]:
     "The fields of a calibration file stem, or None when it is not one."
     m = _STEM.match(stem)
     return None if not m else dict(power_mode=m['power_mode'], freq_mhz=int(m['freq']),
                                    framework=m['framework'], stamp=m['ts'])
 
-# %% ../nbs/40_registry.ipynb #65c64b30
+# %% ../nbs/40_registry.ipynb #79fab7df
 @dataclass
 class CalibrationEntry:
     "One calibration in the registry, with what list views show."
@@ -104,7 +104,7 @@ class CalibrationEntry:
 
     def load(self) -> HardwareCalibration: return HardwareCalibration.load(self.path)
 
-# %% ../nbs/40_registry.ipynb #0da42746
+# %% ../nbs/40_registry.ipynb #9e0d3fc7
 def _entry(cal:HardwareCalibration, path:Path, kind:str, hw:str) -> CalibrationEntry:
     "The list view of `cal`, read from `path` in the device folder `kind/hw`."
     m = cal.metadata
@@ -115,7 +115,7 @@ def _entry(cal:HardwareCalibration, path:Path, kind:str, hw:str) -> CalibrationE
         peaks=dict(cal.precision_matrix.peak_gflops_by_precision) if cal.precision_matrix else {},
         dram_gbps=cal.measured_bandwidth_gbps, notebook=nb if nb.is_file() and not nb.is_symlink() else None)
 
-# %% ../nbs/40_registry.ipynb #6cb1b25f
+# %% ../nbs/40_registry.ipynb #2c31e8e0
 class Registry:
     "A hardware registry folder."
     def __init__(self, root=None):
@@ -144,7 +144,7 @@ class Registry:
         raise RegistryError(f"No device {hardware_id!r} in the registry {self.root}. Known devices: {known}. "
                             "Calibrate it first (calibkit calibrate --preset ...).")
 
-# %% ../nbs/40_registry.ipynb #805d2124
+# %% ../nbs/40_registry.ipynb #48a6237d
 @patch
 def require(self:Registry) -> Path:
     "The registry's folder; `RegistryError` when it is not one."
@@ -153,7 +153,7 @@ def require(self:Registry) -> Path:
     raise RegistryError(f"No registry at {self.root}: it {what}. Pass the registry folder with --registry "
                         "(registry= in Python) or set CALIBKIT_REGISTRY.")
 
-# %% ../nbs/40_registry.ipynb #02f8f8b1
+# %% ../nbs/40_registry.ipynb #ccf0deba
 @patch
 def outside(self:Registry, path) -> Optional[Path]:
     "Where `path` really is, when links take it out of the registry; None when it stays inside."
@@ -161,7 +161,7 @@ def outside(self:Registry, path) -> Optional[Path]:
     except (OSError, RuntimeError): return Path(path)                    # a link loop
     return None if real == root or root in real.parents else real
 
-# %% ../nbs/40_registry.ipynb #9464953a
+# %% ../nbs/40_registry.ipynb #0f9e39ab
 @patch
 def read(self:Registry, path) -> HardwareCalibration:
     "The profile at `path`; `ProfileError` when it is malformed, not a regular file, or a link out of the registry."
@@ -173,7 +173,7 @@ def read(self:Registry, path) -> HardwareCalibration:
                            "Copy the profile into the registry instead.")
     return HardwareCalibration.load(path)
 
-# %% ../nbs/40_registry.ipynb #0e832752
+# %% ../nbs/40_registry.ipynb #188c25b1
 def _name_max(folder:Path) -> int:
     "The longest file name (bytes) the file system of `folder` (or its nearest existing parent) takes."
     f = folder
@@ -181,7 +181,7 @@ def _name_max(folder:Path) -> int:
     try: return os.pathconf(f, 'PC_NAME_MAX')
     except (OSError, ValueError, AttributeError): return 255
 
-# %% ../nbs/40_registry.ipynb #92cf294b
+# %% ../nbs/40_registry.ipynb #d4d7c301
 def check_folder(folder) -> Path:
     "`folder` as a place to save profiles: `RegistryError` when it is a file (or a link to one), not a folder."
     folder = Path(folder)
@@ -189,7 +189,7 @@ def check_folder(folder) -> Path:
         raise RegistryError(f"{folder} is a file, not a folder: pass a folder to save calibrations into.")
     return folder
 
-# %% ../nbs/40_registry.ipynb #f96b35e3
+# %% ../nbs/40_registry.ipynb #9ad55983
 def save_profile(cal:HardwareCalibration, folder) -> Path:
     "Save `cal` into `folder` under its calibration stem, never over an existing file; returns the path."
     folder, stem = check_folder(folder), calibration_stem(cal)
@@ -199,7 +199,7 @@ def save_profile(cal:HardwareCalibration, folder) -> Path:
     if folder.is_dir(): remove_orphans(folder)
     return write_new(folder, stem, '.json', cal.to_json())
 
-# %% ../nbs/40_registry.ipynb #140c37ef
+# %% ../nbs/40_registry.ipynb #3cbd6125
 @patch
 def save(self:Registry, cal:HardwareCalibration, hardware_id:Optional[str]=None, spec:Optional[dict]=None,
          notebook=None) -> Path:
@@ -214,7 +214,7 @@ def save(self:Registry, cal:HardwareCalibration, hardware_id:Optional[str]=None,
     if notebook is not None: self.attach_notebook(path, notebook)
     return path
 
-# %% ../nbs/40_registry.ipynb #af4588f0
+# %% ../nbs/40_registry.ipynb #3bb9fc3f
 @patch
 def attach_notebook(self:Registry, profile_path, notebook) -> Path:
     "Copy the executed `notebook` beside `profile_path`, under the same stem (atomically)."
@@ -222,7 +222,7 @@ def attach_notebook(self:Registry, profile_path, notebook) -> Path:
     atomic_write_text(dst, Path(notebook).read_text(encoding='utf-8'))
     return dst
 
-# %% ../nbs/40_registry.ipynb #1a73f700
+# %% ../nbs/40_registry.ipynb #db8765af
 @patch
 def profiles(self:Registry, kind:str, hw:str) -> tuple[list[tuple[Path, HardwareCalibration]], list]:
     "((path, profile) of every readable profile of device `kind/hw`, the errors of the unreadable ones)."
@@ -233,7 +233,7 @@ def profiles(self:Registry, kind:str, hw:str) -> tuple[list[tuple[Path, Hardware
         except ProfileError as err: bad.append(err)
     return good, bad
 
-# %% ../nbs/40_registry.ipynb #f8c053fb
+# %% ../nbs/40_registry.ipynb #2cd2765c
 @patch
 def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Optional[str]=None,
                       power_mode:Optional[str]=None) -> list[CalibrationEntry]:
@@ -250,14 +250,14 @@ def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Opti
             out.append(e)
     return sorted(out, key=lambda e: (e.hardware_id, -e.date.timestamp()))
 
-# %% ../nbs/40_registry.ipynb #acf41176
+# %% ../nbs/40_registry.ipynb #f1f49f1e
 def _when(x) -> Optional[datetime]:
     "`x` (None, a datetime or an ISO string) as an aware datetime, UTC when it names no zone."
     if x is None or isinstance(x, datetime): return x if x is None or x.tzinfo else x.replace(tzinfo=timezone.utc)
     d = datetime.fromisoformat(str(x).replace('Z', '+00:00'))
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
-# %% ../nbs/40_registry.ipynb #e5aae3a2
+# %% ../nbs/40_registry.ipynb #9ca3caf2
 @patch
 def load(self:Registry,
          hardware_id:str, # the device's id (`calibkit list`)
@@ -288,7 +288,7 @@ def load(self:Registry,
             (f" Unreadable: {' | '.join(map(str, bad))}" if bad else ''))
     return max(cands, key=lambda c: c.metadata.calibration_date)
 
-# %% ../nbs/40_registry.ipynb #0b5d12b1
+# %% ../nbs/40_registry.ipynb #f85e485a
 def resolve(hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
             power_mode:Optional[str]=None, # with an id: the calibration's power mode (default: any)
             framework:Optional[str]=None, # with an id: 'numpy' or 'pytorch' (default: any)
@@ -300,7 +300,7 @@ def resolve(hardware, # a registry hardware id, a profile JSON path, or a `Hardw
         return HardwareCalibration.load(hardware), Path(hardware).parent.parent.name
     return Registry(registry).load(hardware, power_mode=power_mode, framework=framework), str(hardware)
 
-# %% ../nbs/40_registry.ipynb #f7779094
+# %% ../nbs/40_registry.ipynb #291327df
 def compare(a:HardwareCalibration, b:HardwareCalibration):
     "A DataFrame (operation, precision, level, unit, a, b, ratio b/a) of what both profiles measured."
     import pandas as pd
@@ -319,7 +319,7 @@ def compare(a:HardwareCalibration, b:HardwareCalibration):
                      unit='GB/s' if mem else 'GFLOPS', a=va, b=vb, ratio=vb / va if va else float('nan')))
     return pd.DataFrame(rows, columns=['operation', 'kernel', 'precision', 'level', 'unit', 'a', 'b', 'ratio'])
 
-# %% ../nbs/40_registry.ipynb #013e5c38
+# %% ../nbs/40_registry.ipynb #4a225ca6
 _CLAIM = re.compile(r'^\.calibration\.json\.(?P<tag>.+)\.migrating$')
 
 def _unclaim_dead(dev:Path):
@@ -328,7 +328,7 @@ def _unclaim_dead(dev:Path):
         m = _CLAIM.match(p.name)
         if m and writer_dead(m['tag']) and not (dev/'calibration.json').exists(): os.rename(p, dev/'calibration.json')
 
-# %% ../nbs/40_registry.ipynb #368b2ba6
+# %% ../nbs/40_registry.ipynb #afb3c552
 def _migrate_one(src:Path, cal:HardwareCalibration) -> Optional[Path]:
     "Move the legacy `src` (read as `cal`) into calibrations/; None when another migration took it first."
     claim = src.with_name(f".calibration.json.{writer_tag()}.migrating")
@@ -340,7 +340,7 @@ def _migrate_one(src:Path, cal:HardwareCalibration) -> Optional[Path]:
     claim.unlink()
     return dst
 
-# %% ../nbs/40_registry.ipynb #9faac75f
+# %% ../nbs/40_registry.ipynb #6ce76c86
 @patch
 def migrate(self:Registry, apply:bool=False) -> list[tuple[Path, Path]]:
     "Planned (or, with `apply`, done) moves of legacy `<device>/calibration.json` files into `calibrations/`."
@@ -357,7 +357,7 @@ def migrate(self:Registry, apply:bool=False) -> list[tuple[Path, Path]]:
         if (dst := _migrate_one(src, cal)) is not None: moves.append((src, dst))
     return moves
 
-# %% ../nbs/40_registry.ipynb #dd9a391f
+# %% ../nbs/40_registry.ipynb #168a0b2e
 def papermill_output_path(proc=None) -> Optional[Path]:
     "The output notebook of the papermill run executing this kernel, or None when not run by papermill."
     try:
