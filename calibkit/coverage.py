@@ -34,7 +34,7 @@ class OpCoverage:
     @property
     def status(self) -> str: return status_of(self.quality)
 
-# %% ../nbs/61_coverage.ipynb #56317365
+# %% ../nbs/61_coverage.ipynb #455cee47
 def cover_op(op:Op, lk:CalibrationLookup, precision:str, subgraph:int=0) -> OpCoverage:
     "Coverage of one op: its operator class's entries if the profile has them, else the mapping table."
     oc = op_class(op)
@@ -53,13 +53,13 @@ def cover_op(op:Op, lk:CalibrationLookup, precision:str, subgraph:int=0) -> OpCo
             [Match('-', MatchQuality.MISSING, reason=f"no mapping rule for {op.op_type.value}")])
     return OpCoverage(op, subgraph, [lk.lookup(u, precision) for u in uses])
 
-# %% ../nbs/61_coverage.ipynb #72acf397
+# %% ../nbs/61_coverage.ipynb #0d4d4fc9
 def _g(x:float) -> str:
     for unit, f in (('T', 1e12), ('G', 1e9), ('M', 1e6), ('K', 1e3)):
         if abs(x) >= f: return f"{x/f:.1f}{unit}"
     return f"{x:.0f}"
 
-# %% ../nbs/61_coverage.ipynb #86159b52
+# %% ../nbs/61_coverage.ipynb #7f4a6d6e
 def _entry_label(m:Match) -> str:
     "A short name for a calibration entry: gemm@134.2M, stream_copy@4.2MB, op_conv2d[k3s1]."
     if not m.entry: return '-'
@@ -70,7 +70,7 @@ def _entry_label(m:Match) -> str:
     size = p.get('array_bytes') or p.get('matrix_bytes')
     return f"{kind}@{_g(float(size))}B" if size else kind
 
-# %% ../nbs/61_coverage.ipynb #ed3a6710
+# %% ../nbs/61_coverage.ipynb #23f8f897
 _SUGGEST = {
     OT.SOFTMAX: 'a softmax operator benchmark', OT.LAYERNORM: 'a layernorm operator benchmark',
     OT.BATCHNORM: 'a batchnorm operator benchmark',
@@ -97,7 +97,7 @@ class CoverageReport:
     warnings: list[str] = field(default_factory=list)
     analysis_timestamp: str = field(default_factory=lambda: utcnow().isoformat().replace('+00:00', 'Z'))
 
-# %% ../nbs/61_coverage.ipynb #a418b1e2
+# %% ../nbs/61_coverage.ipynb #828a5865
 @patch
 def summary(self:CoverageReport) -> dict:
     """Op counts by status and the FLOPs each status covers; coverage is the lower of the FLOP share and the op share
@@ -115,7 +115,7 @@ def summary(self:CoverageReport) -> dict:
                 missing_flops=fl['MISSING'], flop_coverage_percent=flop_cov, op_coverage_percent=op_cov,
                 coverage_percent=min(flop_cov, op_cov) if n else 0.)   # never full while an op is unknown or missing
 
-# %% ../nbs/61_coverage.ipynb #0f253c2b
+# %% ../nbs/61_coverage.ipynb #cebfe360
 @patch
 def risks(self:CoverageReport) -> list[dict]:
     """Accuracy risk per op type: HIGH (work without calibration), MEDIUM (approximated or extrapolated), LOW
@@ -139,7 +139,7 @@ def risks(self:CoverageReport) -> list[dict]:
     order = {'HIGH': 0, 'MEDIUM': 1, 'LOW': 2}
     return sorted(out, key=lambda r: (order[r['level']], -r['flops'], -r['count']))
 
-# %% ../nbs/61_coverage.ipynb #06812945
+# %% ../nbs/61_coverage.ipynb #81b10170
 @patch
 def gaps(self:CoverageReport) -> list[dict]:
     "What is missing or approximated, by op type, with the calibration that would close it."
@@ -158,7 +158,7 @@ def gaps(self:CoverageReport) -> list[dict]:
     ]
     return sorted(out, key=lambda g: (-g['total_bytes'] - g['total_flops']))
 
-# %% ../nbs/61_coverage.ipynb #ee62dab5
+# %% ../nbs/61_coverage.ipynb #bd0aa49f
 def _op_row(o:OpCoverage) -> dict:
     m = o.matches[0] if o.matches else Match('-', MatchQuality.MISSING)
     return dict(
@@ -172,7 +172,7 @@ def _op_row(o:OpCoverage) -> dict:
                              for s in o.matches[1:]
                          ])
 
-# %% ../nbs/61_coverage.ipynb #df57fa0f
+# %% ../nbs/61_coverage.ipynb #6464f0ea
 @patch
 def to_dict(self:CoverageReport) -> dict:
     "The JSON structure."
@@ -187,7 +187,7 @@ def to_dict(self:CoverageReport) -> dict:
                  primitives=[_op_row(o) for o in byid[s.id]]) for s in self.subgraphs
         ], gaps=self.gaps())
 
-# %% ../nbs/61_coverage.ipynb #c52d6fa3
+# %% ../nbs/61_coverage.ipynb #a7340f3a
 @patch
 def to_json(self:CoverageReport, path=None) -> str:
     "The report as JSON (written to `path` when given)."
@@ -195,7 +195,7 @@ def to_json(self:CoverageReport, path=None) -> str:
     if path: Path(path).write_text(s + '\n')
     return s
 
-# %% ../nbs/61_coverage.ipynb #8279009f
+# %% ../nbs/61_coverage.ipynb #4a862a13
 @patch
 def to_dataframe(self:CoverageReport):
     "One row per op (pandas)."
@@ -208,14 +208,14 @@ def to_dataframe(self:CoverageReport):
     ]
     return pd.DataFrame(rows)
 
-# %% ../nbs/61_coverage.ipynb #83f6af21
+# %% ../nbs/61_coverage.ipynb #6ba926d6
 @patch
 def to_csv(self:CoverageReport, path) -> Path:
     "One row per op, as CSV."
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/61_coverage.ipynb #7b365a5f
+# %% ../nbs/61_coverage.ipynb #6d16f887
 _COL = {
     'CALIBRATED': 'green', 'APPROXIMATED': 'yellow', 'MISSING': 'red', 'HIGH': 'red', 'MEDIUM': 'yellow',
     'LOW': 'green'
@@ -242,7 +242,7 @@ def _pattern_rows(pat:str, ss:list, byid:dict) -> list[str]:
                  f"{escape(f'{_entry_label(m) if m else chr(45):<22}')}{e:>8}")
     return L
 
-# %% ../nbs/61_coverage.ipynb #f94eb747
+# %% ../nbs/61_coverage.ipynb #43dc0758
 @patch
 def _subgraph_lines(self:CoverageReport) -> list[str]:
     "The subgraph table: one row per fusion pattern, the most FLOPs first."
@@ -254,7 +254,7 @@ def _subgraph_lines(self:CoverageReport) -> list[str]:
     for pat, ss in sorted(pats.items(), key=lambda kv: -sum(s.flops for s in kv[1])): L += _pattern_rows(pat, ss, byid)
     return L
 
-# %% ../nbs/61_coverage.ipynb #b914fbcb
+# %% ../nbs/61_coverage.ipynb #15c53f5d
 @patch
 def _summary_lines(self:CoverageReport) -> list[str]:
     "Op counts and FLOPs by status."
@@ -271,7 +271,7 @@ def _summary_lines(self:CoverageReport) -> list[str]:
             f"  Approximated: {_g(s['approximated_flops'])} ({fp(s['approximated_flops'])})",
             f"  Missing:      {_g(s['missing_flops'])} ({fp(s['missing_flops'])})"]
 
-# %% ../nbs/61_coverage.ipynb #361ba469
+# %% ../nbs/61_coverage.ipynb #2274451f
 @patch
 def render(self:CoverageReport) -> str:
     "The report as rich console markup."
@@ -286,14 +286,14 @@ def render(self:CoverageReport) -> str:
             f"  - {g['operation_type']} x{g['count']} ({g['status']}): {g['suggested_calibration']}" for g in gs[:8]]
     return '\n'.join(L)
 
-# %% ../nbs/61_coverage.ipynb #e7e9d022
+# %% ../nbs/61_coverage.ipynb #dc882c0a
 @patch
 def show(self:CoverageReport, console=None):
     "Print the report in colour (a terminal or a notebook)."
     from rich.console import Console
     (console or Console(highlight=False, width=120)).print(self.render())
 
-# %% ../nbs/61_coverage.ipynb #8182d0f2
+# %% ../nbs/61_coverage.ipynb #84cb368b
 @patch
 def plot(self:CoverageReport, ax=None):
     "Stacked bars: FLOPs per op type by coverage status (log scale)."
@@ -311,7 +311,7 @@ def plot(self:CoverageReport, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/61_coverage.ipynb #17e5d613
+# %% ../nbs/61_coverage.ipynb #00580545
 def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
             precision:str='fp32', # the precision the model runs at
