@@ -30,14 +30,14 @@ def _console():
     tty = getattr(sys.stdout, 'isatty', lambda: False)()
     return Console(file=sys.stdout, highlight=False, force_jupyter=False, width=None if tty else 160)
 
-# %% ../nbs/81_cli.ipynb #eacf5215
+# %% ../nbs/81_cli.ipynb #b0a67ab2
 def cmd_platform(args) -> int:
     "Print the platform report of this host."
     info = detect(cuda=not args.no_cuda)
     print(info.model_dump_json(indent=2) if args.json else info.summary())
     return 0
 
-# %% ../nbs/81_cli.ipynb #d1df77c4
+# %% ../nbs/81_cli.ipynb #d635ab17
 def cmd_presets(args) -> int:
     "List the presets with their device, platform and power modes; mark those that fit this host."
     host = detect(cuda=True)
@@ -55,7 +55,7 @@ def cmd_presets(args) -> int:
     _console().print(t)
     return 0
 
-# %% ../nbs/81_cli.ipynb #6525682f
+# %% ../nbs/81_cli.ipynb #2b0fba56
 def cmd_check(args) -> int:
     "Validate a preset against this host."
     p = load_preset(args.preset)
@@ -65,7 +65,7 @@ def cmd_check(args) -> int:
           f"Proceeding without platform validation for preset '{p.name}'")
     return 0
 
-# %% ../nbs/81_cli.ipynb #49892427
+# %% ../nbs/81_cli.ipynb #3e33e235
 def cmd_calibrate(args) -> int:
     "Calibrate this host and save the profile (into the registry, or into --output)."
     from calibkit.calibrate import calibrate, device_spec
@@ -82,12 +82,12 @@ def cmd_calibrate(args) -> int:
     print(f"\nCalibration saved: {path}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #f75481fc
+# %% ../nbs/81_cli.ipynb #6b2f1243
 def _registry(args):
     from calibkit.registry import Registry
     return Registry(args.registry)
 
-# %% ../nbs/81_cli.ipynb #ebf2bce9
+# %% ../nbs/81_cli.ipynb #b6d3daff
 def cmd_list(args) -> int:
     "List the registry's calibrations."
     from calibkit.tables import format_list, format_summary
@@ -98,7 +98,7 @@ def cmd_list(args) -> int:
     print(format_summary(es) if args.summary else format_list(es, detail=args.detail))
     return 0
 
-# %% ../nbs/81_cli.ipynb #82455bf5
+# %% ../nbs/81_cli.ipynb #eb2d6c46
 def _resolve(reg, spec:str):
     from pathlib import Path
     from calibkit.schema import HardwareCalibration
@@ -106,7 +106,7 @@ def _resolve(reg, spec:str):
     hw, mode, fw = (spec.split(':') + [None, None])[:3]
     return reg.load(hw, power_mode=mode or None, framework=fw or None), spec
 
-# %% ../nbs/81_cli.ipynb #931d48dd
+# %% ../nbs/81_cli.ipynb #110ef408
 def cmd_compare(args) -> int:
     "Compare two calibrations primitive by primitive."
     from calibkit.registry import compare
@@ -123,7 +123,7 @@ def cmd_compare(args) -> int:
         print(f"plot written to {args.plot}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #8f41f946
+# %% ../nbs/81_cli.ipynb #949efb4d
 def cmd_migrate(args) -> int:
     "Move legacy calibration.json files into calibrations/ (dry run unless --apply)."
     moves = _registry(args).migrate(apply=args.apply)
@@ -132,7 +132,7 @@ def cmd_migrate(args) -> int:
     elif not args.apply: print('Dry run: pass --apply to move them.')
     return 0
 
-# %% ../nbs/81_cli.ipynb #c9be9e12
+# %% ../nbs/81_cli.ipynb #e34ef537
 def _usual_shape(model:str) -> list:
     "The shape of `model`'s usual input: an ONNX file's first input as declared (open dims named), else torchvision's."
     from calibkit.graph import default_input, is_onnx
@@ -140,7 +140,7 @@ def _usual_shape(model:str) -> list:
     from calibkit.graph import onnx_inputs
     return list(next(iter(onnx_inputs(model).values()), ()))
 
-# %% ../nbs/81_cli.ipynb #c267a388
+# %% ../nbs/81_cli.ipynb #935e394c
 def _example(args):
     "The example input `--input-shape`/`--batch-size` ask for (a shape for an ONNX file), or None for the usual one."
     if not (args.input_shape or args.batch_size): return None
@@ -159,7 +159,7 @@ def _example(args):
     import torch
     return torch.randn(*shape)
 
-# %% ../nbs/81_cli.ipynb #6c4b8b65
+# %% ../nbs/81_cli.ipynb #3cae2318
 def cmd_coverage(args) -> int:
     "Coverage of a model's ops by a device's calibration."
     from calibkit.coverage import analyze
@@ -170,7 +170,7 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #d6bb40f2
+# %% ../nbs/81_cli.ipynb #fe33b9cb
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -190,7 +190,7 @@ def cmd_estimate(args) -> int:
         if args.csv: e.to_dataframe().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #ea306b06
+# %% ../nbs/81_cli.ipynb #8dc79dcd
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -198,7 +198,7 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #fc8d59b3
+# %% ../nbs/81_cli.ipynb #35a2c2cc
 _REG_HELP = 'registry folder (default: the repository hardware_registry/)'
 
 def _model_args(p):
@@ -214,7 +214,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #413f29e6
+# %% ../nbs/81_cli.ipynb #ee2c1e9a
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -227,7 +227,7 @@ def _host_commands(sub):
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #b4cdcea9
+# %% ../nbs/81_cli.ipynb #0f99bb2a
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
@@ -249,7 +249,7 @@ def _calibrate_command(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
 
-# %% ../nbs/81_cli.ipynb #92a6fa42
+# %% ../nbs/81_cli.ipynb #de5c1cff
 def _registry_commands(sub):
     "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
@@ -272,7 +272,7 @@ def _registry_commands(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
 
-# %% ../nbs/81_cli.ipynb #d703d589
+# %% ../nbs/81_cli.ipynb #376f4913
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -292,7 +292,7 @@ def _model_commands(sub):
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.set_defaults(func=cmd_docs)
 
-# %% ../nbs/81_cli.ipynb #eb144a06
+# %% ../nbs/81_cli.ipynb #8e5ceeea
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -301,7 +301,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (_host_commands, _calibrate_command, _registry_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #e8654aec
+# %% ../nbs/81_cli.ipynb #fa66fb68
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -309,14 +309,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #ff155572
+# %% ../nbs/81_cli.ipynb #294f2866
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #54c83d0b
+# %% ../nbs/81_cli.ipynb #6d2b7d20
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #7fdb554b
+# %% ../nbs/81_cli.ipynb #81765a0b
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)
