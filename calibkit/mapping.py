@@ -27,7 +27,7 @@ class Rule:
     role: str = 'dominant'   # 'dominant' or 'secondary'
     note: str = ''
 
-# %% ../nbs/51_mapping.ipynb #902cdd61
+# %% ../nbs/51_mapping.ipynb #1e5b79b9
 @dataclass
 class PrimitiveUse:
     "One primitive an op needs, sized for the lookup."
@@ -39,24 +39,24 @@ class PrimitiveUse:
     bytes: float
     note: str = ''
 
-# %% ../nbs/51_mapping.ipynb #18419a3e
+# %% ../nbs/51_mapping.ipynb #0009ef35
 def _gemm(op:Op) -> list[tuple[dict, float, float]]:
     p = op.params
     return [({'m': p['m'], 'n': p['n'], 'k': p['k']}, op.mac_flops, op.bytes)] if {'m', 'n', 'k'} <= set(p) else []
 
-# %% ../nbs/51_mapping.ipynb #88db98b1
+# %% ../nbs/51_mapping.ipynb #afd22fbf
 def _traffic(op:Op, kernel:str) -> list[tuple[dict, float, float]]:
     b = op.bytes_in + op.bytes_out
     arrays = KERNELS[kernel].arrays if kernel in KERNELS else 2          # the arrays the kernel streams
     return [({'array_bytes': b / arrays}, op.flops - op.mac_flops, b)] if b else []
 
-# %% ../nbs/51_mapping.ipynb #e1131943
+# %% ../nbs/51_mapping.ipynb #cf2f5d7f
 def _im2col(op:Op) -> list[tuple[dict, float, float]]:
     p, eb = op.params, (op.bytes_out / math.prod(op.output_shape) if op.output_shape else 4)
     kh, kw = p.get('kernel', (1, 1))
     return [({'array_bytes': p['m'] * p['k'] * eb}, 0., 2 * p['m'] * p['k'] * eb)] if kh * kw > 1 else []
 
-# %% ../nbs/51_mapping.ipynb #4e27cd1b
+# %% ../nbs/51_mapping.ipynb #a14ae766
 def _mha(op:Op) -> list[tuple[dict, float, float]]:
     "QKV projection, scores, attention × V, output projection (module MHA), or scores and A×V (sdpa)."
     p, eb = op.params, 4
@@ -69,13 +69,13 @@ def _mha(op:Op) -> list[tuple[dict, float, float]]:
         g = [(L, S, d, bh), (L, d, S, bh)]
     return [({'m': m*b, 'n': nn_, 'k': k}, 2.*m*nn_*k*b, (m*k + k*nn_ + m*nn_) * b * eb) for m, nn_, k, b in g]
 
-# %% ../nbs/51_mapping.ipynb #dd57cd1c
+# %% ../nbs/51_mapping.ipynb #88fae32a
 def _softmax_of_mha(op:Op) -> list[tuple[dict, float, float]]:
     p = op.params
     scores = (p['batch'] * p['heads'] if 'embed' in p else p['batch_heads']) * p['seq'] * p['kv_seq'] * 4
     return [({'array_bytes': scores}, op.flops - op.mac_flops, 2 * scores)]
 
-# %% ../nbs/51_mapping.ipynb #3177531f
+# %% ../nbs/51_mapping.ipynb #d0b89bfd
 def _se(op:Op) -> list[tuple[dict, float, float]]:
     n = op.input_shapes[0][0] if op.input_shapes else 1
     c, s = op.params['channels'], op.params['squeeze']
@@ -90,7 +90,7 @@ SIZES: dict[str, Callable] = {
     'none': lambda o: [({}, 0., 0.)]
 }
 
-# %% ../nbs/51_mapping.ipynb #7325011d
+# %% ../nbs/51_mapping.ipynb #b4a85b7d
 _ACT = [OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID]
 _GEMM_RULES = [  # what runs as matrix products
     Rule(OT.CONV2D, 'gemm', 'approximation', 'gemm', note='im2col + GEMM'),
@@ -102,7 +102,7 @@ _GEMM_RULES = [  # what runs as matrix products
     Rule(OT.MATMUL, 'gemm', 'direct', 'gemm'),
 ]
 
-# %% ../nbs/51_mapping.ipynb #07d49ac6
+# %% ../nbs/51_mapping.ipynb #ab16948d
 _STREAM_RULES = [  # what streams its tensors through memory: norms, activations, pools, attention's parts
     Rule(OT.BATCHNORM, 'stream_scale', 'approximation', 'scale', note='scale and shift per channel'),
     Rule(OT.LAYERNORM, 'stream_scale', 'approximation', 'scale', note='normalise, scale and shift per token'),
@@ -121,7 +121,7 @@ _STREAM_RULES = [  # what streams its tensors through memory: norms, activations
     Rule(OT.SQUEEZE_EXCITE, 'stream_scale', 'approximation', 'scale', 'secondary', 'pool and rescale'),
 ]
 
-# %% ../nbs/51_mapping.ipynb #fffe32f9
+# %% ../nbs/51_mapping.ipynb #73e91515
 _DISPATCH_RULES = [  # what costs a call or plain data movement
     Rule(OT.DROPOUT, 'dispatch_overhead', 'direct', 'none',
          note='identity at inference: only dispatch overhead'),
@@ -138,7 +138,7 @@ _DISPATCH_RULES = [  # what costs a call or plain data movement
 ]
 MAPPING: list[Rule] = _GEMM_RULES + _STREAM_RULES + _DISPATCH_RULES
 
-# %% ../nbs/51_mapping.ipynb #65b256f7
+# %% ../nbs/51_mapping.ipynb #ea608412
 # operator-level calibration entries (measured as themselves) preferred over MAPPING when a profile has them
 OPERATOR_PRIMITIVES: dict[OT, str] = {
     OT.CONV2D: 'op_conv2d', OT.CONV2D_DEPTHWISE: 'op_conv2d', OT.CONV2D_POINTWISE: 'op_conv2d',
@@ -149,7 +149,7 @@ OPERATOR_PRIMITIVES: dict[OT, str] = {
     OT.COPY: 'op_elementwise', OT.REDUCE: 'op_pool', OT.NORM: 'op_layernorm', OT.ACTIVATION: 'op_activation'
 }
 
-# %% ../nbs/51_mapping.ipynb #01a91152
+# %% ../nbs/51_mapping.ipynb #59a4ea17
 def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
     "The primitives `op` needs, dominant first."
     out = []
@@ -159,7 +159,7 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
             out.append(PrimitiveUse(r.primitive, r.confidence, r.role, params, flops, nbytes, r.note))
     return sorted(out, key=lambda u: u.role != 'dominant')
 
-# %% ../nbs/51_mapping.ipynb #1e08f066
+# %% ../nbs/51_mapping.ipynb #acf2caa5
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
@@ -200,7 +200,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_elementwise', 'copy', op.bytes_out * scale / 4                 # at least its output is written
     return None
 
-# %% ../nbs/51_mapping.ipynb #7f154860
+# %% ../nbs/51_mapping.ipynb #fb4049fb
 GEMM_LIKE = ('op_conv2d', 'op_linear', 'op_matmul')        # operators that are GEMMs in disguise: looked up by shape
 _FLOP_WORK = GEMM_LIKE + ('op_attention', 'op_elementwise')
 
