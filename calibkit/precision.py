@@ -29,7 +29,7 @@ class PrecisionInfo:
     @property
     def unit(self): return 'GFLOPS' if self.kind=='float' else 'GOPS'
 
-# %% ../nbs/00_precision.ipynb #81d39d88
+# %% ../nbs/00_precision.ipynb #1c4c2ed9
 _NO_NP_FP8 = "NumPy has no 8-bit float dtypes; calibrate fp8 with framework='pytorch'"
 PRECISIONS = {
     p.name: p
@@ -53,7 +53,7 @@ PRECISIONS = {
 }
 CANONICAL_ORDER = tuple(PRECISIONS)
 
-# %% ../nbs/00_precision.ipynb #ef299912
+# %% ../nbs/00_precision.ipynb #22fd797b
 class PrecisionError(ValueError):
     "A precision that is unknown, or that a framework cannot express."
 
@@ -61,7 +61,7 @@ _ALIASES = {'float64':'fp64', 'double':'fp64', 'float32':'fp32', 'float':'fp32',
             'bfloat16':'bf16', 'fp8':'fp8_e4m3', 'e4m3':'fp8_e4m3', 'float8_e4m3fn':'fp8_e4m3', 'fp8e4m3':'fp8_e4m3',
             'e5m2':'fp8_e5m2', 'float8_e5m2':'fp8_e5m2', 'fp8e5m2':'fp8_e5m2', 'tensorfloat32':'tf32', 'long':'int64'}
 
-# %% ../nbs/00_precision.ipynb #bacfcdd0
+# %% ../nbs/00_precision.ipynb #631e09e9
 def canonical(p:str) -> str:
     "The canonical name of precision `p` (case and common aliases accepted)."
     k = str(p).strip().lower().replace('-', '_')
@@ -70,14 +70,14 @@ def canonical(p:str) -> str:
         raise PrecisionError(f"Unknown precision {p!r}. Valid precisions: {', '.join(CANONICAL_ORDER)}.")
     return k
 
-# %% ../nbs/00_precision.ipynb #ed65eceb
+# %% ../nbs/00_precision.ipynb #028ca70c
 def sort_precisions(ps:Iterable[str]) -> list[str]:
     "Precisions `ps` without duplicates in canonical order; unknown names follow, sorted."
     ps = list(dict.fromkeys(ps))
     known = [p for p in CANONICAL_ORDER if p in ps]
     return known + sorted(p for p in ps if p not in PRECISIONS)
 
-# %% ../nbs/00_precision.ipynb #fe0d1ce0
+# %% ../nbs/00_precision.ipynb #56eb91f9
 def parse_precisions(spec:str|Iterable[str]|None) -> list[str]|None:
     "Parse 'fp32,bf16' (or a list) into canonical names in canonical order; None stays None."
     if spec is None: return None
@@ -86,12 +86,12 @@ def parse_precisions(spec:str|Iterable[str]|None) -> list[str]|None:
     if not items: raise PrecisionError("Empty precision list. Give e.g. 'fp32,bf16' or leave it out for all.")
     return sort_precisions(canonical(s) for s in items)
 
-# %% ../nbs/00_precision.ipynb #34d770d1
+# %% ../nbs/00_precision.ipynb #3fda5848
 def bytes_per_element(p:str) -> int:
     "Storage bytes of one element of precision `p`."
     return PRECISIONS[canonical(p)].bytes
 
-# %% ../nbs/00_precision.ipynb #ea132d37
+# %% ../nbs/00_precision.ipynb #07e084d1
 def numpy_dtype(p:str):
     "The NumPy dtype for precision `p`; `PrecisionError` with the reason when NumPy cannot express it."
     import numpy as np
@@ -99,7 +99,7 @@ def numpy_dtype(p:str):
     if info.numpy is None: raise PrecisionError(f"{info.name} is not expressible in NumPy: {info.why_not_numpy}.")
     return np.dtype(info.numpy)
 
-# %% ../nbs/00_precision.ipynb #ff2051a3
+# %% ../nbs/00_precision.ipynb #d67f5ba4
 def torch_dtype(p:str, torch=None):
     "The `torch.dtype` storing precision `p` (tf32 is stored as float32)."
     if torch is None: import torch
@@ -110,7 +110,7 @@ def torch_dtype(p:str, torch=None):
                              "upgrade PyTorch (fp8 dtypes need torch >= 2.1).")
     return dt
 
-# %% ../nbs/00_precision.ipynb #def45981
+# %% ../nbs/00_precision.ipynb #8d10f2a2
 FRAMEWORKS = ('numpy', 'pytorch')
 
 def framework_precisions(framework:str, device:str='cpu') -> list[str]:
@@ -120,7 +120,7 @@ def framework_precisions(framework:str, device:str='cpu') -> list[str]:
     if framework == 'numpy': return [p for p,i in PRECISIONS.items() if i.numpy is not None]
     return [p for p,i in PRECISIONS.items() if device == 'cuda' or not i.cuda_only]
 
-# %% ../nbs/00_precision.ipynb #fc872e66
+# %% ../nbs/00_precision.ipynb #1e0e01b3
 def unsupported_reason(p:str, framework:str, device:str='cpu') -> str|None:
     "Why `framework` on `device` cannot run precision `p`, or None when it can."
     info = PRECISIONS[canonical(p)]

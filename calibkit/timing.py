@@ -35,7 +35,7 @@ def timer_resolution(timer:Callable[[], float]=time.perf_counter, samples:int=20
         steps.append(b - a)
     return min(steps)
 
-# %% ../nbs/02_timing.ipynb #d6115d08
+# %% ../nbs/02_timing.ipynb #8c63c51a
 class HostClock:
     "Wall-clock timing of a block of calls, optionally synchronising a device before each reading."
 
@@ -49,7 +49,7 @@ class HostClock:
         self.sync()
         return self.timer() - t0
 
-# %% ../nbs/02_timing.ipynb #44553ea9
+# %% ../nbs/02_timing.ipynb #e3843be1
 class CudaEventClock:
     "GPU timing of a block of calls with CUDA events (about 0.5 µs resolution)."
     resolution = 0.5e-6
@@ -69,7 +69,7 @@ class CudaEventClock:
         end.synchronize()
         return start.elapsed_time(end) / 1000.0   # elapsed_time is in ms
 
-# %% ../nbs/02_timing.ipynb #256e2f2c
+# %% ../nbs/02_timing.ipynb #e59c1126
 class TimingResult(BaseModel):
     "Statistics of the per-call time of one measured function (seconds)."
     n: int                      # timed blocks
@@ -94,7 +94,7 @@ class TimingResult(BaseModel):
         t = self.median_s if use == 'median' else self.min_s
         return work / t if t > 0 else float('inf')
 
-# %% ../nbs/02_timing.ipynb #7e97551d
+# %% ../nbs/02_timing.ipynb #9e6ab380
 def _stats(times, **kw) -> TimingResult:
     t = np.asarray(times)
     lo, hi = median_ci(t)
@@ -105,7 +105,7 @@ def _stats(times, **kw) -> TimingResult:
                         ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / med if med > 0 else 0.,
                         samples=[float(x) for x in t], **kw)
 
-# %% ../nbs/02_timing.ipynb #461e3447
+# %% ../nbs/02_timing.ipynb #d9f8b627
 def combine(results:list[TimingResult]) -> TimingResult:
     """One result from several measurements of the same function taken at different moments (interleaved rounds): all
     samples pooled."""
@@ -119,7 +119,7 @@ def combine(results:list[TimingResult]) -> TimingResult:
                   resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
                   faults_per_call=faults)
 
-# %% ../nbs/02_timing.ipynb #df6a5081
+# %% ../nbs/02_timing.ipynb #1bca86c0
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
 
 @functools.cache
@@ -133,7 +133,7 @@ def _glibc():
         return libc
     except (OSError, AttributeError): return None
 
-# %% ../nbs/02_timing.ipynb #a35070e4
+# %% ../nbs/02_timing.ipynb #6673ef4f
 def steady_allocator() -> bool:
     """Keep freed memory in this process for reuse (glibc): large tensors come from the heap, which is never trimmed,
     so a tensor allocated again reuses pages already mapped instead of faulting them in. Process-wide and one-way
@@ -142,14 +142,14 @@ def steady_allocator() -> bool:
     if libc is None: return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
-# %% ../nbs/02_timing.ipynb #545bbc4b
+# %% ../nbs/02_timing.ipynb #4e32782e
 def minor_faults() -> Optional[int]:
     "Minor page faults of this process so far, all threads (None where the OS does not count them)."
     try: import resource
     except ImportError: return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-# %% ../nbs/02_timing.ipynb #be00ee93
+# %% ../nbs/02_timing.ipynb #7cbc6ca5
 def measure(fn: Callable, clock=None, warmup: int = 2, min_reps: int = 5, max_reps: int = 200,
             target: float = 0.02, budget_s: float = 1.0, min_ticks: int = 20, min_time_s: float = 0.0,
             wall: Callable[[], float] = time.perf_counter) -> TimingResult:

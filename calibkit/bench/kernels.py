@@ -59,13 +59,13 @@ KERNELS = {
 }
 GROUPS = ('stream', 'blas1', 'blas2', 'blas3')
 
-# %% ../../nbs/20_bench_kernels.ipynb #c65e5570
+# %% ../../nbs/20_bench_kernels.ipynb #0bab25b5
 def group_kernels(group:str) -> list[Kernel]:
     "The kernels of one operation group."
     if group not in GROUPS: raise ValueError(f"Unknown operation group {group!r}; use any of {', '.join(GROUPS)}.")
     return [k for k in KERNELS.values() if k.group == group]
 
-# %% ../../nbs/20_bench_kernels.ipynb #79c09b65
+# %% ../../nbs/20_bench_kernels.ipynb #037b1a08
 def elements(params:dict, precision:str) -> dict:
     "Kernel parameters in elements at `precision`: 'n' from 'array_bytes' or 'matrix_bytes', GEMM m/n/k as given."
     b = bytes_per_element(precision)
@@ -73,7 +73,7 @@ def elements(params:dict, precision:str) -> dict:
     if 'matrix_bytes' in params: return {'n': max(1, math.isqrt(int(params['matrix_bytes'] // b)))}
     return dict(params)
 
-# %% ../../nbs/20_bench_kernels.ipynb #bb85cb47
+# %% ../../nbs/20_bench_kernels.ipynb #661341dc
 VECTOR_INIT = dict(a=1, b=2, c=1)   # each case starts from these (matrices from 1), so its result is known exactly
 SCALAR = 2
 
@@ -87,21 +87,21 @@ def int_bits(precision:str) -> Optional[int]:
     info = PRECISIONS[canonical(precision)]
     return info.bytes * 8 if info.kind == 'int' else None
 
-# %% ../../nbs/20_bench_kernels.ipynb #9a5a431b
+# %% ../../nbs/20_bench_kernels.ipynb #f04c03b4
 def tolerance(precision:str, terms:int=1) -> float:
     "Relative tolerance for a result accumulated from `terms` terms at `precision` (0 for integers)."
     p = canonical(precision)
     if int_bits(p): return 0.
     return 8 * EPS[p] * max(1., math.log2(max(terms, 1)) + 1)
 
-# %% ../../nbs/20_bench_kernels.ipynb #ad794a6d
+# %% ../../nbs/20_bench_kernels.ipynb #fd8d7c47
 def wrapped_error(diff:float, bits:int) -> float:
     "|diff| reduced modulo 2^bits to its smallest representative: 0 when the integers agree modulo 2^bits."
     m = 2.**bits
     r = math.fmod(abs(diff), m)
     return min(r, m - r)
 
-# %% ../../nbs/20_bench_kernels.ipynb #bc34b018
+# %% ../../nbs/20_bench_kernels.ipynb #7693f477
 def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool, float]:
     "(correct, relative error) of a result with absolute error `abs_err` on values of magnitude `scale`."
     if abs_err != abs_err: return False, float('inf')          # NaN
@@ -109,7 +109,7 @@ def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool,
     rel = abs_err / scale if scale else abs_err
     return rel <= tolerance(precision, terms), rel
 
-# %% ../../nbs/20_bench_kernels.ipynb #7e3f5464
+# %% ../../nbs/20_bench_kernels.ipynb #cd6c335e
 # precision -> (unit roundoff of the output, unit roundoff of the accumulation)
 GEMM_ROUNDOFF = {
     'fp64': (2.**-53, 2.**-53), 'fp32': (2.**-24, 2.**-24), 'tf32': (2.**-24, 2.**-11),
@@ -131,7 +131,7 @@ def gemm_verdict(cr, abr, bound, cabs, precision:str, k:int) -> tuple[bool, floa
         worst = max(worst, e / b if b else e)
     return ok, worst
 
-# %% ../../nbs/20_bench_kernels.ipynb #8b42dc1c
+# %% ../../nbs/20_bench_kernels.ipynb #a7c401d3
 @dataclass
 class Case:
     "One runnable benchmark case: `fn` is timed; `check()` judges the output of the last call -> (correct, error)."
@@ -140,11 +140,11 @@ class Case:
     output: object = None     # the array the kernel writes (for inspection and tests)
     context: Callable = contextlib.nullcontext   # entered around the first call and the timing (e.g. the tf32 mode)
 
-# %% ../../nbs/20_bench_kernels.ipynb #e625f308
+# %% ../../nbs/20_bench_kernels.ipynb #0592b1ea
 class FrameworkError(RuntimeError):
     "The requested framework or device cannot run here; raised before any benchmark runs."
 
-# %% ../../nbs/20_bench_kernels.ipynb #40a4635d
+# %% ../../nbs/20_bench_kernels.ipynb #86b1e61a
 class Backend:
     "The interface a framework module implements."
     name: str = ''            # 'numpy' or 'pytorch'
@@ -162,7 +162,7 @@ class Backend:
     def _vector_fn(self, kernel:str, arrays:dict) -> Callable: raise NotImplementedError
     def _max_err(self, out, expected:float, precision:str) -> tuple[float, float]: raise NotImplementedError
 
-# %% ../../nbs/20_bench_kernels.ipynb #d632dd4a
+# %% ../../nbs/20_bench_kernels.ipynb #0ef695f2
 @patch
 def case(self:Backend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
     "The runnable case of `kernel` at `params` and `precision`: the framework's function on the workspace, its check."

@@ -59,7 +59,7 @@ class NumpyBackend(Backend):
                     blas_library=f"{b.get('internal_api', 'unknown')} {b.get('version') or ''}".strip() if b else None,
                     num_threads=b.get('num_threads'))
 
-# %% ../../nbs/21_bench_numpy.ipynb #8c6eaa1a
+# %% ../../nbs/21_bench_numpy.ipynb #f39b1aec
 def _vector_fns(kernel:str, a, b, c, A=None, T=None, n=0):
     s = SCALAR
     return {'stream_copy': lambda: np.copyto(c, a), 'stream_scale': lambda: np.multiply(c, s, out=b),
@@ -70,21 +70,21 @@ def _vector_fns(kernel:str, a, b, c, A=None, T=None, n=0):
             'blas2_gemv': lambda: np.dot(A, b, out=c),
             'blas2_ger': lambda: np.add(A, np.multiply(a[:, None], b[None, :], out=T), out=A)}[kernel]
 
-# %% ../../nbs/21_bench_numpy.ipynb #f7f0a198
+# %% ../../nbs/21_bench_numpy.ipynb #dd70625a
 @patch
 def _fill(self:NumpyBackend, x, value): x.fill(value)
 
-# %% ../../nbs/21_bench_numpy.ipynb #ef8a9815
+# %% ../../nbs/21_bench_numpy.ipynb #f5a5649a
 @patch
 def _max_err(self:NumpyBackend, out, expected:float, precision:str):
     return _max_err(np.atleast_1d(out), expected, precision)
 
-# %% ../../nbs/21_bench_numpy.ipynb #151fc520
+# %% ../../nbs/21_bench_numpy.ipynb #aac1151d
 @patch
 def _vector_fn(self:NumpyBackend, kernel:str, arr:dict):
     return _vector_fns(kernel, arr['a'], arr['b'], arr['c'], arr.get('A'), arr.get('T'))
 
-# %% ../../nbs/21_bench_numpy.ipynb #4fc04dc1
+# %% ../../nbs/21_bench_numpy.ipynb #6f4ce007
 @patch
 def _matrices(self:NumpyBackend, ws:dict, n:int) -> dict:
     "The n×n matrix of a BLAS-2 case, all ones, and `ger`'s temporary for the outer product."
@@ -92,7 +92,7 @@ def _matrices(self:NumpyBackend, ws:dict, n:int) -> dict:
     A.fill(1)
     return dict(A=A, T=T)
 
-# %% ../../nbs/21_bench_numpy.ipynb #c75a6d65
+# %% ../../nbs/21_bench_numpy.ipynb #6fd08005
 @patch
 def _gemm(self:NumpyBackend, params:dict, precision:str) -> Case:
     m, n, k = params['m'], params['n'], params['k']

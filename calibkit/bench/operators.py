@@ -14,9 +14,9 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, HostClock, CudaEventClock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases',
-           'overhead_cases', 'all_cases', 'time_op_case', 'op_result', 'run_op_case', 'calibrate_operators',
-           'sequence_overhead', 'page_fault_cost']
+__all__ = ['GEMM_LIKE', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases',
+           'transformer_cases', 'overhead_cases', 'all_cases', 'time_op_case', 'op_result', 'run_op_case',
+           'calibrate_operators', 'sequence_overhead', 'page_fault_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -259,10 +259,12 @@ def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, r
             if progress and r == rounds - 1: progress()
     return timings, failed
 
-# %% ../../nbs/23_bench_operators.ipynb #513a624e
+# %% ../../nbs/23_bench_operators.ipynb #6e146460
+GEMM_LIKE = ('op_conv2d', 'op_linear', 'op_matmul')    # operators that are GEMMs in disguise (looked up by shape)
+
 def _grid_entry(c, res:dict) -> OperationCalibration:
     "The profile entry of grid case `c` with its result per precision."
-    mem = c.primitive not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_attention') or c.shape['cls'].startswith('dw')
+    mem = c.primitive not in GEMM_LIKE + ('op_attention',) or c.shape['cls'].startswith('dw')
     return OperationCalibration(operation_type=c.primitive, params=c.shape, memory_bound=mem, precision_results=res,
                                 arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0.,
                                 extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes})

@@ -66,7 +66,7 @@ def workspace(self:TorchBackend, precision:str, n_vec:int, n_mat:int=0) -> dict:
     if n_mat: ws['A'] = t.empty(n_mat*n_mat, dtype=dt, device=self.device)
     return ws
 
-# %% ../../nbs/22_bench_torch.ipynb #efc85f9e
+# %% ../../nbs/22_bench_torch.ipynb #680f50cd
 @patch
 def _max_err(self:TorchBackend, out, expected:float, precision:str) -> tuple[float, float]:
     "(absolute error, scale) of tensor `out` against the constant `expected`, computed on its device."
@@ -84,7 +84,7 @@ def _max_err(self:TorchBackend, out, expected:float, precision:str) -> tuple[flo
     if not bool(t.ne(out, expected).any().item()): return 0., abs(expected)
     return float((out.to(t.float64) - expected).abs().max().item()), abs(expected)
 
-# %% ../../nbs/22_bench_torch.ipynb #24947215
+# %% ../../nbs/22_bench_torch.ipynb #e9ef2e51
 def _vector_fns(t, kernel:str, a, b, c, A=None):
     s = SCALAR
     return {
@@ -95,23 +95,23 @@ def _vector_fns(t, kernel:str, a, b, c, A=None):
         'blas2_ger': lambda: A.addr_(a, b)
     }[kernel]
 
-# %% ../../nbs/22_bench_torch.ipynb #37970fe8
+# %% ../../nbs/22_bench_torch.ipynb #22c6926a
 @patch
 def _fill(self:TorchBackend, x, value): x.fill_(value)
 
-# %% ../../nbs/22_bench_torch.ipynb #89fb2442
+# %% ../../nbs/22_bench_torch.ipynb #3c92d7a7
 @patch
 def _vector_fn(self:TorchBackend, kernel:str, arr:dict):
     return _vector_fns(self.torch, kernel, arr['a'], arr['b'], arr['c'], arr.get('A'))
 
-# %% ../../nbs/22_bench_torch.ipynb #3cae5cf2
+# %% ../../nbs/22_bench_torch.ipynb #82a6ec3e
 @patch
 def _matrices(self:TorchBackend, ws:dict, n:int) -> dict:
     "The n×n matrix of a BLAS-2 case, all ones (`ger` updates it in place: no temporary)."
     A = ws['A'][:n*n].view(n, n); A.fill_(1)
     return dict(A=A)
 
-# %% ../../nbs/22_bench_torch.ipynb #179c7e11
+# %% ../../nbs/22_bench_torch.ipynb #1af688ac
 @contextlib.contextmanager
 def matmul_precision(torch, mode:str):
     "Set CUDA fp32 matmul to 'tf32' or 'ieee' inside the block, restoring the previous setting."
@@ -121,7 +121,7 @@ def matmul_precision(torch, mode:str):
     try: yield
     finally: m.allow_tf32 = old
 
-# %% ../../nbs/22_bench_torch.ipynb #8a8361e3
+# %% ../../nbs/22_bench_torch.ipynb #97cdfa03
 @patch
 def _gemm(self:TorchBackend, params:dict, precision:str) -> Case:
     t, dev = self.torch, self.device
