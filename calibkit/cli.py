@@ -214,7 +214,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #ee2c1e9a
+# %% ../nbs/81_cli.ipynb #2178a961
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -223,15 +223,16 @@ def _host_commands(sub):
     p.set_defaults(func=cmd_platform)
     sub.add_parser('presets', help='list device presets and whether they fit this host').set_defaults(func=cmd_presets)
     p = sub.add_parser('check', help='validate a preset against this host')
-    p.add_argument('--preset', required=True, help="preset name (see `calibkit presets`), or 'auto'")
+    p.add_argument('--preset', default='auto', help="preset name (see `calibkit presets`); default: auto (this host)")
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #0f99bb2a
+# %% ../nbs/81_cli.ipynb #a2c2d193
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
-    p.add_argument('--preset', required=True, help="preset name (see `calibkit presets`), or 'auto' for this host")
+    p.add_argument('--preset', default='auto',
+                   help="preset name (see `calibkit presets`); default: auto, derived for this host")
     p.add_argument('--framework', choices=['numpy', 'pytorch'],
                    help='default: numpy for CPU presets, pytorch for GPU presets')
     p.add_argument('--precisions',

@@ -20,12 +20,13 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['preset_choices', 'precision_choices', 'CalibrationPicker', 'RegistryBrowser']
 
-# %% ../nbs/72_widgets.ipynb #90f3051f
+# %% ../nbs/72_widgets.ipynb #e36b220a
 def preset_choices(host:PlatformInfo) -> list[tuple[str, str]]:
-    "(label, preset name) for a dropdown: presets that fit `host` first, the others marked."
+    "(label, preset name) for a dropdown: 'auto' (derived for this host) first, then the presets that fit `host`."
     fits = compatible_presets(host)
     others = [p.name for p in list_presets() if p.name not in fits]
-    return [(n, n) for n in fits] + [(f"{n}  (✗ not this platform)", n) for n in others]
+    return [('auto', 'auto')] + [(n, n) for n in fits if n != 'auto'] + \
+        [(f"{n}  (✗ not this platform)", n) for n in others]
 
 # %% ../nbs/72_widgets.ipynb #c16eddd3
 def precision_choices(framework:str, device:str) -> list[str]:
