@@ -50,16 +50,18 @@ def _traffic(op:Op, kernel:str) -> list[tuple[dict, float, float]]:
     arrays = KERNELS[kernel].arrays if kernel in KERNELS else 2          # the arrays the kernel streams
     return [({'array_bytes': b / arrays}, op.flops - op.mac_flops, b)] if b else []
 
-# %% ../nbs/51_mapping.ipynb #cf2f5d7f
+# %% ../nbs/51_mapping.ipynb #e643646d
 def _im2col(op:Op) -> list[tuple[dict, float, float]]:
     p, eb = op.params, (op.bytes_out / math.prod(op.output_shape) if op.output_shape else 4)
     kh, kw = p.get('kernel', (1, 1))
-    return [({'array_bytes': p['m'] * p['k'] * eb}, 0., 2 * p['m'] * p['k'] * eb)] if kh * kw > 1 else []
+    if kh * kw == 1 or not {'m', 'k'} <= set(p): return []               # a 1×1, or a shape nobody could infer
+    return [({'array_bytes': p['m'] * p['k'] * eb}, 0., 2 * p['m'] * p['k'] * eb)]
 
-# %% ../nbs/51_mapping.ipynb #a14ae766
+# %% ../nbs/51_mapping.ipynb #f86536be
 def _mha(op:Op) -> list[tuple[dict, float, float]]:
     "QKV projection, scores, attention × V, output projection (module MHA), or scores and A×V (sdpa)."
     p, eb = op.params, 4
+    if 'seq' not in p: return []                                        # shapes unknown (an ONNX op)
     if 'embed' in p:
         n, L, S, E, h = p['batch'], p['seq'], p['kv_seq'], p['embed'], p['heads']
         d = E // h
@@ -69,9 +71,10 @@ def _mha(op:Op) -> list[tuple[dict, float, float]]:
         g = [(L, S, d, bh), (L, d, S, bh)]
     return [({'m': m*b, 'n': nn_, 'k': k}, 2.*m*nn_*k*b, (m*k + k*nn_ + m*nn_) * b * eb) for m, nn_, k, b in g]
 
-# %% ../nbs/51_mapping.ipynb #88fae32a
+# %% ../nbs/51_mapping.ipynb #4fa4de31
 def _softmax_of_mha(op:Op) -> list[tuple[dict, float, float]]:
     p = op.params
+    if 'seq' not in p: return []
     scores = (p['batch'] * p['heads'] if 'embed' in p else p['batch_heads']) * p['seq'] * p['kv_seq'] * 4
     return [({'array_bytes': scores}, op.flops - op.mac_flops, 2 * scores)]
 
@@ -159,7 +162,7 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
             out.append(PrimitiveUse(r.primitive, r.confidence, r.role, params, flops, nbytes, r.note))
     return sorted(out, key=lambda u: u.role != 'dominant')
 
-# %% ../nbs/51_mapping.ipynb #acf2caa5
+# %% ../nbs/51_mapping.ipynb #854eaec5
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
@@ -168,6 +171,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     scale = 4 / {'float64': 8, 'bfloat16': 2, 'float16': 2}.get(op.dtype, 4)     # operator entries count bytes at fp32
     mem = (op.bytes_in + op.bytes_out) * scale
     if t in (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE):
+        if 'kernel' not in p: return None                                   # its shapes are unknown
         k, s = p['kernel'][0], (p.get('stride') or (1, 1))[0]
         return 'op_conv2d', conv_class(k, s, p['cin'], p['cout'], p.get('groups', 1)), op.mac_flops
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
