@@ -20,10 +20,11 @@ from torch.fx.passes.shape_prop import ShapeProp
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['OT', 'SWISH', 'VIEW_OPS', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError', 'load_model', 'default_input',
-           'conv_type', 'fill_costs', 'call_args', 'call', 'input_shapes', 'TensorOutputs', 'quiet', 'trace', 'Graph',
-           'conv_kernel', 'is_onnx', 'extract', 'reference_flops', 'record_calls', 'read_onnx', 'onnx_inputs',
-           'bind_shapes', 'from_onnx', 'Subgraph', 'pattern_name', 'partition', 'partitioned']
+__all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FAKE_FROM_NODES', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError',
+           'load_model', 'default_input', 'conv_type', 'fill_costs', 'call_args', 'call', 'input_shapes',
+           'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'is_onnx', 'extract', 'reference_flops',
+           'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx', 'Subgraph', 'pattern_name',
+           'partition', 'partitioned']
 
 # %% ../nbs/50_graph.ipynb #7c916f87
 class OperationType(str, Enum):
@@ -428,12 +429,16 @@ def _opaque(gm:fx.GraphModule) -> list[str]:
     return sorted({_fn_name(n.target) for n in gm.graph.nodes if n.op == 'call_function' and is_model_code(n.target)}
                   - set(_FN))
 
-# %% ../nbs/50_graph.ipynb #04f87d6d
+# %% ../nbs/50_graph.ipynb #22bd7fc8
+FAKE_FROM_NODES = 600     # graphs this large propagate shapes with fake tensors; smaller ones run for real
+
 def _propagate(gm:fx.GraphModule, args:tuple):
-    "Records the shape of every node of `gm` run on `args`: with fake tensors (no arithmetic), else for real."
+    "Records the shape of every node of `gm` run on `args`: for real, or with fake tensors for a large graph."
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.passes.fake_tensor_prop import FakeTensorProp
     for n in gm.graph.nodes: n.meta.pop('tensor_meta', None)           # an earlier run's shapes
+    if len(gm.graph.nodes) < FAKE_FROM_NODES:
+        with torch.no_grad(): return ShapeProp(gm).propagate(*args)
     try:
         mode = FakeTensorMode(allow_non_fake_inputs=True)
         fake = pytree.tree_map(lambda a: mode.from_tensor(a) if isinstance(a, torch.Tensor) else a, list(args))

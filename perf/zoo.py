@@ -17,7 +17,7 @@ reason, not the end of the run. Prints one table per source, then every failure.
     python perf/zoo.py --timm 120 --seed 12 --sources timm
     python perf/zoo.py --sources hf --forms onnx
 """
-import argparse, multiprocessing as mp, random, statistics, tempfile, time, warnings
+import argparse, multiprocessing as mp, random, shutil, statistics, tempfile, time, warnings
 from pathlib import Path
 
 SOURCES = ('torchvision', 'timm', 'hf', 'detection', 'segmentation')
@@ -100,7 +100,8 @@ def exported_as(form, source, m, x):
             args, kw = call_args(x)
             with quiet(): return torch.export.export(TensorOutputs(m) if source == 'hf' else m, args, kw, strict=False), x
         path = Path(tempfile.mkdtemp()) / 'model.onnx'
-        return path, to_onnx(m, x, path)
+        try: return path, to_onnx(m, x, path)
+        except Exception: shutil.rmtree(path.parent, ignore_errors=True); raise
     except Exception as e: raise Unexported(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
 
 
@@ -110,7 +111,7 @@ class Unexported(Exception): pass
 def one(source: str, name: str, form: str, out: mp.Queue):
     "Capture `name` in `form`, count its FLOPs both ways, time `coverage.analyze`; put a result row on `out`."
     warnings.filterwarnings('ignore')
-    row = dict(source=source + FORMS[form], model=name, captured=False)
+    row, target = dict(source=source + FORMS[form], model=name, captured=False), None
     try:
         import torch
         from calibkit.graph import extract, reference_flops, OT
@@ -133,6 +134,8 @@ def one(source: str, name: str, form: str, out: mp.Queue):
     except Unexported as e: row.update(unexported=True, error=f"does not export: {e}"[:200])
     except BaseException as e:
         row['error'] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:200]
+    finally:
+        if form == 'onnx' and isinstance(target, Path): shutil.rmtree(target.parent, ignore_errors=True)  # GBs each
     out.put(row)
 
 
