@@ -20,7 +20,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FAKE_FROM_NODES', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError',
+__all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FAKE_FROM_PARAMS', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError',
            'load_model', 'default_input', 'conv_type', 'fill_costs', 'call_args', 'call', 'input_shapes',
            'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'is_onnx', 'extract', 'reference_flops',
            'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx', 'Subgraph', 'pattern_name',
@@ -429,15 +429,15 @@ def _opaque(gm:fx.GraphModule) -> list[str]:
     return sorted({_fn_name(n.target) for n in gm.graph.nodes if n.op == 'call_function' and is_model_code(n.target)}
                   - set(_FN))
 
-# %% ../nbs/50_graph.ipynb #22bd7fc8
-FAKE_FROM_NODES = 600     # graphs this large propagate shapes with fake tensors; smaller ones run for real
+# %% ../nbs/50_graph.ipynb #42c14e0b
+FAKE_FROM_PARAMS = 300e6   # models this large propagate shapes with fake tensors; smaller ones run for real
 
-def _propagate(gm:fx.GraphModule, args:tuple):
-    "Records the shape of every node of `gm` run on `args`: for real, or with fake tensors for a large graph."
+def _propagate(gm:fx.GraphModule, args:tuple, fake:Optional[bool]=None):
+    "Records every node's shape for `args`: for real, or with fake tensors (`fake`; default: big models)."
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.passes.fake_tensor_prop import FakeTensorProp
     for n in gm.graph.nodes: n.meta.pop('tensor_meta', None)           # an earlier run's shapes
-    if len(gm.graph.nodes) < FAKE_FROM_NODES:
+    if not (fake if fake is not None else sum(p.numel() for p in gm.parameters()) >= FAKE_FROM_PARAMS):
         with torch.no_grad(): return ShapeProp(gm).propagate(*args)
     try:
         mode = FakeTensorMode(allow_non_fake_inputs=True)

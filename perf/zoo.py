@@ -16,8 +16,10 @@ reason, not the end of the run. Prints one table per source, then every failure.
     python perf/zoo.py --sources torchvision,hf --timm 0
     python perf/zoo.py --timm 120 --seed 12 --sources timm
     python perf/zoo.py --sources hf --forms onnx
+    python perf/zoo.py --sources timm --rows timm.jsonl      # stop it any time; run again to go on
+    python perf/zoo.py --rows timm.jsonl --report            # the tables of what is done
 """
-import argparse, multiprocessing as mp, random, shutil, statistics, tempfile, time, warnings
+import argparse, json, multiprocessing as mp, random, shutil, statistics, tempfile, time, warnings
 from pathlib import Path
 
 SOURCES = ('torchvision', 'timm', 'hf', 'detection', 'segmentation')
@@ -204,19 +206,34 @@ def main():
     ap.add_argument('--timeout', type=int, default=300, help='seconds per model')
     ap.add_argument('--hardware', default='amd_epyc_2cpu', help='registry id or profile for coverage.analyze')
     ap.add_argument('--limit', type=int, default=0, help='at most this many models per source (0: all)')
+    ap.add_argument('--rows', help='append every result row to this JSON-lines file; rows already there are kept '
+                    'and their models not run again (a long run can stop and go on)')
+    ap.add_argument('--report', action='store_true', help='only print the tables of the rows in --rows')
     a = ap.parse_args()
     CALIBRATION = a.hardware
-    srcs = [s for s in a.sources.split(',') if s]
-    rows = []
-    forms = [f for f in a.forms.split(',') if f]
-    for src in srcs:
+    rows = [json.loads(l) for l in open(a.rows)] if a.rows and Path(a.rows).exists() else []
+    if not a.report: rows += run_all(a, {(r['source'], r['model']) for r in rows})
+    report(rows)
+
+
+def run_all(a, done:set) -> list:
+    "Every (source, model, form) not in `done`, each row appended to `a.rows` as it comes."
+    rows, forms = [], [f for f in a.forms.split(',') if f]
+    for src in [s for s in a.sources.split(',') if s]:
         todo = names(src, a)[:a.limit or None]
         print(f"{src}: {len(todo)} models", flush=True)
         for n in todo:
-            got = [run(src, n, f, a.timeout) for f in forms]
+            got = [run(src, n, f, a.timeout) for f in forms if (src + FORMS[f], n) not in done]
             rows += got
-            print(f"  {n:<40} " + ' | '.join(f"{f}: {'ok' if r['captured'] else r.get('error', '')[:50]}"
-                                                 for f, r in zip(forms, got)), flush=True)
+            if a.rows:
+                with open(a.rows, 'a') as f: f.writelines(json.dumps(r) + '\n' for r in got)
+            print(f"  {n:<40} " + ' | '.join(f"{r['source']}: {'ok' if r['captured'] else r.get('error', '')[:50]}"
+                                                 for r in got), flush=True)
+    return rows
+
+
+def report(rows:list):
+    "The table per source, then every row that misses a target."
     import pandas as pd
     by = {}
     for r in rows: by.setdefault(r['source'], []).append(r)
@@ -225,7 +242,6 @@ def main():
     if bad:
         print('\nNot captured, FLOPs off by more than 1%, or more than 1% UNKNOWN ops:')
         for r, why in bad: print(f"  {r['source']:<28} {r['model']:<40} {why}")
-
 
 if __name__ == '__main__':
     main()
