@@ -178,7 +178,8 @@ def flops_ok(r) -> bool:
 def problem(r):
     "Why `r` misses a target, or None."
     if not r['captured'] or 'error' in r: return r.get('error', 'not captured')
-    if not flops_ok(r): return f"FLOPs {r['flops']:.4g} against FlopCounterMode's {r.get('ref_flops', 0):.4g}"
+    ref = "the PyTorch path's" if r['source'].endswith(FORMS['onnx']) else "FlopCounterMode's"
+    if not flops_ok(r): return f"FLOPs {r['flops']:.4g} against {ref} {r.get('ref_flops', 0):.4g}"
     if r['unknown'] > 0.01 * r['ops']: return f"{r['unknown']}/{r['ops']} UNKNOWN: {', '.join(r['unknown_kinds'])}"
     return None
 
