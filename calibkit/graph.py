@@ -94,7 +94,7 @@ def _each(t:OperationType, names:str) -> dict:
     "Each of the space-separated `names`, typed `t`."
     return {n: t for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #20ff41a7
+# %% ../nbs/50_graph.ipynb #4179831e
 _GROUPS = {  # functions and ATen ops by what they do
     **_each(OT.ELEMENTWISE, 'add iadd sub isub mul imul truediv div rsub neg abs pow rsqrt sqrt exp exp2 log log2 '
             'log1p expm1 sin cos erf erfc clamp clamp_min clamp_max clip floor ceil round trunc sign reciprocal '
@@ -108,6 +108,8 @@ _GROUPS = {  # functions and ATen ops by what they do
             'replication_pad1d replication_pad2d contiguous clone to _to_copy type_as float half bfloat16 double int '
             'long bool type repeat repeat_interleave tile roll flip index_select gather index index_put scatter '
             'scatter_add masked_select masked_scatter embedding interpolate upsample_nearest2d upsample_bilinear2d '
+            'upsample_bicubic2d _upsample_bicubic2d_aa _upsample_bilinear2d_aa upsample_linear1d upsample_trilinear3d '
+            'upsample_nearest3d '
             'upsample_nearest1d _unsafe_index pixel_shuffle pixel_unshuffle channel_shuffle native_channel_shuffle '
             'copy_ fill_ zero_ arange zeros ones full empty new_ones new_zeros new_full new_empty new_tensor '
             'zeros_like ones_like full_like empty_like rand randn randint rand_like randn_like tensor as_tensor '
