@@ -757,7 +757,7 @@ def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
     inits = {i.name for i in g.initializer}
     return {i.name: _onnx_dims(i.type.tensor_type.shape) for i in g.input if i.name not in inits}
 
-# %% ../nbs/50_graph.ipynb #9686f61b
+# %% ../nbs/50_graph.ipynb #37c875aa
 def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
     "The shapes example input `x` gives, by input name."
     shape = lambda v: tuple(int(d) for d in (v.shape if hasattr(v, 'shape') else v))
@@ -766,10 +766,12 @@ def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
         return {names[0]: shape(x)}
     if isinstance(x, dict):
         if (bad := [k for k in x if k not in names]):
-            raise ModelError(f"The ONNX model has no input {bad[0]!r}; its inputs: {', '.join(names)}.")
+            raise ModelError(f"The ONNX model has no input {bad[0]!r}: give shapes by its input names "
+                             f"({', '.join(names)}).")
         return {k: shape(v) for k, v in x.items()}
     if len(x) > len(names):
-        raise ModelError(f"{len(x)} example inputs given; the ONNX model takes {len(names)}: {', '.join(names)}.")
+        raise ModelError(f"{len(x)} example inputs given; the ONNX model takes {len(names)} ({', '.join(names)}): give "
+                         "one shape per input, in that order, or a dict by name.")
     return {k: shape(v) for k, v in zip(names, x)}
 
 # %% ../nbs/50_graph.ipynb #d018d5b0

@@ -162,9 +162,10 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
             out.append(PrimitiveUse(r.primitive, r.confidence, r.role, params, flops, nbytes, r.note))
     return sorted(out, key=lambda u: u.role != 'dominant')
 
-# %% ../nbs/51_mapping.ipynb #854eaec5
+# %% ../nbs/51_mapping.ipynb #083b6b65
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
+# %% ../nbs/51_mapping.ipynb #f9c70cde
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
     t, p = op.op_type, op.params
@@ -204,7 +205,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_elementwise', 'copy', op.bytes_out * scale / 4                 # at least its output is written
     return None
 
-# %% ../nbs/51_mapping.ipynb #9be29ffc
+# %% ../nbs/51_mapping.ipynb #74fb5074
 _FLOP_WORK = GEMM_LIKE + ('op_attention', 'op_elementwise')
 
 def entry_work(entry) -> float:

@@ -16,7 +16,7 @@ from ..precision import PRECISIONS, bytes_per_element, canonical
 __all__ = ['KERNELS', 'GROUPS', 'VECTOR_INIT', 'SCALAR', 'EPS', 'GEMM_ROUNDOFF', 'Kernel', 'group_kernels', 'elements',
            'int_bits', 'tolerance', 'wrapped_error', 'judge', 'gemm_verdict', 'Case', 'FrameworkError', 'Backend']
 
-# %% ../../nbs/20_bench_kernels.ipynb #fa3b41ec
+# %% ../../nbs/20_bench_kernels.ipynb #ba24013f
 @dataclass(frozen=True)
 class Kernel:
     "One benchmark kernel."
@@ -38,6 +38,7 @@ class Kernel:
         "Arithmetic intensity (FLOP per byte) at `precision`."
         return self.flops(params) / self.bytes(params, precision)
 
+# %% ../../nbs/20_bench_kernels.ipynb #07ba7f88
 _n, _v = (lambda k: (lambda p: k * p['n'])), (lambda v: (lambda n: v))
 KERNELS = {
     k.name: k
@@ -59,13 +60,13 @@ KERNELS = {
 }
 GROUPS = ('stream', 'blas1', 'blas2', 'blas3')
 
-# %% ../../nbs/20_bench_kernels.ipynb #0bab25b5
+# %% ../../nbs/20_bench_kernels.ipynb #aad74bdb
 def group_kernels(group:str) -> list[Kernel]:
     "The kernels of one operation group."
     if group not in GROUPS: raise ValueError(f"Unknown operation group {group!r}; use any of {', '.join(GROUPS)}.")
     return [k for k in KERNELS.values() if k.group == group]
 
-# %% ../../nbs/20_bench_kernels.ipynb #037b1a08
+# %% ../../nbs/20_bench_kernels.ipynb #d7b2719f
 def elements(params:dict, precision:str) -> dict:
     "Kernel parameters in elements at `precision`: 'n' from 'array_bytes' or 'matrix_bytes', GEMM m/n/k as given."
     b = bytes_per_element(precision)
@@ -73,7 +74,7 @@ def elements(params:dict, precision:str) -> dict:
     if 'matrix_bytes' in params: return {'n': max(1, math.isqrt(int(params['matrix_bytes'] // b)))}
     return dict(params)
 
-# %% ../../nbs/20_bench_kernels.ipynb #661341dc
+# %% ../../nbs/20_bench_kernels.ipynb #f47a75a2
 VECTOR_INIT = dict(a=1, b=2, c=1)   # each case starts from these (matrices from 1), so its result is known exactly
 SCALAR = 2
 
@@ -87,21 +88,21 @@ def int_bits(precision:str) -> Optional[int]:
     info = PRECISIONS[canonical(precision)]
     return info.bytes * 8 if info.kind == 'int' else None
 
-# %% ../../nbs/20_bench_kernels.ipynb #f04c03b4
+# %% ../../nbs/20_bench_kernels.ipynb #cbdbfc53
 def tolerance(precision:str, terms:int=1) -> float:
     "Relative tolerance for a result accumulated from `terms` terms at `precision` (0 for integers)."
     p = canonical(precision)
     if int_bits(p): return 0.
     return 8 * EPS[p] * max(1., math.log2(max(terms, 1)) + 1)
 
-# %% ../../nbs/20_bench_kernels.ipynb #fd8d7c47
+# %% ../../nbs/20_bench_kernels.ipynb #62d10ac6
 def wrapped_error(diff:float, bits:int) -> float:
     "|diff| reduced modulo 2^bits to its smallest representative: 0 when the integers agree modulo 2^bits."
     m = 2.**bits
     r = math.fmod(abs(diff), m)
     return min(r, m - r)
 
-# %% ../../nbs/20_bench_kernels.ipynb #7693f477
+# %% ../../nbs/20_bench_kernels.ipynb #94ea0fa6
 def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool, float]:
     "(correct, relative error) of a result with absolute error `abs_err` on values of magnitude `scale`."
     if abs_err != abs_err: return False, float('inf')          # NaN
@@ -109,7 +110,7 @@ def judge(abs_err:float, scale:float, precision:str, terms:int=1) -> tuple[bool,
     rel = abs_err / scale if scale else abs_err
     return rel <= tolerance(precision, terms), rel
 
-# %% ../../nbs/20_bench_kernels.ipynb #cd6c335e
+# %% ../../nbs/20_bench_kernels.ipynb #6cc70f7d
 # precision -> (unit roundoff of the output, unit roundoff of the accumulation)
 GEMM_ROUNDOFF = {
     'fp64': (2.**-53, 2.**-53), 'fp32': (2.**-24, 2.**-24), 'tf32': (2.**-24, 2.**-11),
@@ -131,7 +132,7 @@ def gemm_verdict(cr, abr, bound, cabs, precision:str, k:int) -> tuple[bool, floa
         worst = max(worst, e / b if b else e)
     return ok, worst
 
-# %% ../../nbs/20_bench_kernels.ipynb #a7c401d3
+# %% ../../nbs/20_bench_kernels.ipynb #44aef427
 @dataclass
 class Case:
     "One runnable benchmark case: `fn` is timed; `check()` judges the output of the last call -> (correct, error)."
@@ -140,11 +141,11 @@ class Case:
     output: object = None     # the array the kernel writes (for inspection and tests)
     context: Callable = contextlib.nullcontext   # entered around the first call and the timing (e.g. the tf32 mode)
 
-# %% ../../nbs/20_bench_kernels.ipynb #0592b1ea
+# %% ../../nbs/20_bench_kernels.ipynb #af451557
 class FrameworkError(RuntimeError):
     "The requested framework or device cannot run here; raised before any benchmark runs."
 
-# %% ../../nbs/20_bench_kernels.ipynb #86b1e61a
+# %% ../../nbs/20_bench_kernels.ipynb #8621ec11
 class Backend:
     "The interface a framework module implements."
     name: str = ''            # 'numpy' or 'pytorch'
@@ -162,7 +163,7 @@ class Backend:
     def _vector_fn(self, kernel:str, arrays:dict) -> Callable: raise NotImplementedError
     def _max_err(self, out, expected:float, precision:str) -> tuple[float, float]: raise NotImplementedError
 
-# %% ../../nbs/20_bench_kernels.ipynb #0ef695f2
+# %% ../../nbs/20_bench_kernels.ipynb #66f218af
 @patch
 def case(self:Backend, kernel:str, params:dict, precision:str, ws:dict) -> Case:
     "The runnable case of `kernel` at `params` and `precision`: the framework's function on the workspace, its check."
