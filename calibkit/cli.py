@@ -21,8 +21,8 @@ from .registry import RegistryError
 from .tables import printable
 
 # %% auto #0
-__all__ = ['cmd_platform', 'cmd_presets', 'cmd_check', 'cmd_calibrate', 'cmd_list', 'cmd_compare', 'cmd_migrate', 'cmd_coverage',
-           'cmd_estimate', 'cmd_docs', 'parser', 'Terminated', 'main']
+__all__ = ['cmd_platform', 'cmd_presets', 'cmd_check', 'cmd_calibrate', 'cmd_list', 'cmd_compare', 'cmd_migrate', 'cmd_sync',
+           'cmd_coverage', 'cmd_estimate', 'cmd_docs', 'parser', 'Terminated', 'main']
 
 # %% ../nbs/81_cli.ipynb #d2007366
 def _console():
@@ -65,7 +65,7 @@ def cmd_check(args) -> int:
           f"Proceeding without platform validation for preset '{p.name}'")
     return 0
 
-# %% ../nbs/81_cli.ipynb #3e33e235
+# %% ../nbs/81_cli.ipynb #5d19d930
 def cmd_calibrate(args) -> int:
     "Calibrate this host and save the profile (into the registry, or into --output)."
     from calibkit.calibrate import calibrate, device_spec
@@ -73,7 +73,7 @@ def cmd_calibrate(args) -> int:
     host = detect(cuda=True)
     p = load_preset(args.preset, host=host)
     if args.output: check_folder(args.output)                 # where it goes is checked before anything is measured
-    else: check_folder(Registry(args.registry).root); device_id(p.hardware_id)
+    else: Registry(args.registry).check_target(); device_id(p.hardware_id)
     cal = calibrate(p, framework=args.framework, precisions=args.precisions, operations=args.operations,
                     quick=args.quick, power_mode=args.power_mode,
                     skip_platform_check=args.skip_platform_check, host=host, progress=not args.no_progress)
@@ -98,11 +98,12 @@ def cmd_list(args) -> int:
     print(format_summary(es) if args.summary else format_list(es, detail=args.detail))
     return 0
 
-# %% ../nbs/81_cli.ipynb #eb2d6c46
+# %% ../nbs/81_cli.ipynb #806c00f3
 def _resolve(reg, spec:str):
     from pathlib import Path
     from calibkit.schema import HardwareCalibration
-    if spec.endswith('.json') or Path(spec).is_file(): return HardwareCalibration.load(spec), Path(spec).stem
+    from calibkit.registry import resolve
+    if spec.endswith('.json') or Path(spec).is_file(): return resolve(spec)[0], Path(spec).stem
     hw, mode, fw = (spec.split(':') + [None, None])[:3]
     return reg.load(hw, power_mode=mode or None, framework=fw or None), spec
 
@@ -132,7 +133,15 @@ def cmd_migrate(args) -> int:
     elif not args.apply: print('Dry run: pass --apply to move them.')
     return 0
 
-# %% ../nbs/81_cli.ipynb #e34ef537
+# %% ../nbs/81_cli.ipynb #be39efa7
+def cmd_sync(args) -> int:
+    "Copy the calibrations of registry SRC that DST lacks into DST; status 1 when there were conflicts."
+    from calibkit.sync import sync
+    rep = sync(args.src, args.dst, dry_run=args.dry_run, hardware=args.hardware)
+    print(rep)
+    return 1 if rep.conflicts else 0
+
+# %% ../nbs/81_cli.ipynb #6e21dc6c
 def _usual_shape(model:str) -> list:
     "The shape of `model`'s usual input: an ONNX file's first input as declared (open dims named), else torchvision's."
     from calibkit.graph import default_input, is_onnx
@@ -140,7 +149,7 @@ def _usual_shape(model:str) -> list:
     from calibkit.graph import onnx_inputs
     return list(next(iter(onnx_inputs(model).values()), ()))
 
-# %% ../nbs/81_cli.ipynb #935e394c
+# %% ../nbs/81_cli.ipynb #00ef48d4
 def _example(args):
     "The example input `--input-shape`/`--batch-size` ask for (a shape for an ONNX file), or None for the usual one."
     if not (args.input_shape or args.batch_size): return None
@@ -159,7 +168,7 @@ def _example(args):
     import torch
     return torch.randn(*shape)
 
-# %% ../nbs/81_cli.ipynb #3cae2318
+# %% ../nbs/81_cli.ipynb #41012f70
 def cmd_coverage(args) -> int:
     "Coverage of a model's ops by a device's calibration."
     from calibkit.coverage import analyze
@@ -170,7 +179,7 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #fe33b9cb
+# %% ../nbs/81_cli.ipynb #3075a444
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -190,7 +199,7 @@ def cmd_estimate(args) -> int:
         if args.csv: e.to_dataframe().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #8dc79dcd
+# %% ../nbs/81_cli.ipynb #6b41aba0
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -198,8 +207,9 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #35a2c2cc
-_REG_HELP = 'registry folder (default: the repository hardware_registry/)'
+# %% ../nbs/81_cli.ipynb #52ea0b6b
+_REG_HELP = ('registry: a folder or an fsspec URL such as s3://bucket/prefix (default: $CALIBKIT_REGISTRY, else the '
+             'repository hardware_registry/)')
 
 def _model_args(p):
     "The arguments `coverage` and `estimate` share: a model and the calibration to use."
@@ -214,7 +224,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #2178a961
+# %% ../nbs/81_cli.ipynb #c544bd92
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -227,7 +237,7 @@ def _host_commands(sub):
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #a2c2d193
+# %% ../nbs/81_cli.ipynb #bef161a7
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
@@ -250,7 +260,7 @@ def _calibrate_command(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
 
-# %% ../nbs/81_cli.ipynb #de5c1cff
+# %% ../nbs/81_cli.ipynb #8b880f1a
 def _registry_commands(sub):
     "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
@@ -273,7 +283,21 @@ def _registry_commands(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
 
-# %% ../nbs/81_cli.ipynb #376f4913
+# %% ../nbs/81_cli.ipynb #9ddf573e
+def _sync_commands(sub):
+    "`registry push|pull SRC DST`: copy calibrations between a folder and a remote registry."
+    p = sub.add_parser('registry', help='copy calibrations between registries: push (folder to bucket), pull (back)')
+    acts = p.add_subparsers(dest='action', required=True, metavar='ACTION')
+    for name, what in (('push', 'a registry folder into a remote registry'),
+                       ('pull', 'a remote registry into a folder')):
+        q = acts.add_parser(name, help=f"copy {what}: only what DST lacks, never overwriting")
+        q.add_argument('src', help='the registry to copy from: a folder or an fsspec URL (s3://bucket/prefix)')
+        q.add_argument('dst', help='the registry to copy into (created if need be)')
+        q.add_argument('--dry-run', action='store_true', help='only say what would be copied')
+        q.add_argument('--hardware', help='only this device')
+        q.set_defaults(func=cmd_sync)
+
+# %% ../nbs/81_cli.ipynb #90a30e70
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -293,16 +317,16 @@ def _model_commands(sub):
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.set_defaults(func=cmd_docs)
 
-# %% ../nbs/81_cli.ipynb #8e5ceeea
+# %% ../nbs/81_cli.ipynb #487f4515
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
     ap.add_argument('--version', action='version', version=f"calibkit {calibkit.__version__}")
     sub = ap.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_host_commands, _calibrate_command, _registry_commands, _model_commands): add(sub)
+    for add in (_host_commands, _calibrate_command, _registry_commands, _sync_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #fa66fb68
+# %% ../nbs/81_cli.ipynb #34fcf923
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -310,14 +334,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #294f2866
+# %% ../nbs/81_cli.ipynb #8460397a
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #6d2b7d20
+# %% ../nbs/81_cli.ipynb #871eb5b2
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #81765a0b
+# %% ../nbs/81_cli.ipynb #8286437c
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)

@@ -18,7 +18,7 @@ from .precision import canonical, sort_precisions
 __all__ = ['SCHEMA_VERSION', 'NonNeg', 'MAX_PROFILE_BYTES', 'MAX_DEPTH', 'ProfileError', 'PrecisionTestResult', 'operation_key',
            'OperationCalibration', 'utcnow', 'CalibrationMetadata', 'PrecisionCapabilityMatrix',
            'build_precision_matrix', 'HardwareCalibration', 'writer_tag', 'writer_dead', 'atomic_write_text',
-           'write_new', 'remove_orphans', 'read_regular', 'parse_json']
+           'write_new', 'create_new', 'remove_orphans', 'read_regular', 'parse_json']
 
 # %% ../nbs/01_schema.ipynb #b4338b65
 SCHEMA_VERSION = "1.0"
@@ -318,7 +318,17 @@ def write_new(folder, stem:str, suffix:str, text:str) -> Path:
         raise FileExistsError(f"{folder/stem}{suffix}: 10,000 files of that name already exist.")
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/01_schema.ipynb #32638a22
+# %% ../nbs/01_schema.ipynb #2659d04c
+def create_new(path, data:bytes) -> bool:
+    "Write `data` to `path` only when no file has that name, whole or not at all; False when one already does."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_file(path.parent, path.name, data)
+    try: os.link(tmp, path); return True
+    except FileExistsError: return False
+    finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/01_schema.ipynb #cd08574b
 def remove_orphans(folder) -> list[Path]:
     "Delete the temporary files of writers on this host that died (SIGKILL, power loss) in `folder`; returns them."
     gone = []
@@ -329,13 +339,13 @@ def remove_orphans(folder) -> list[Path]:
         except OSError: pass
     return gone
 
-# %% ../nbs/01_schema.ipynb #55d68f02
+# %% ../nbs/01_schema.ipynb #0dea9884
 @patch
 def to_dict(self:HardwareCalibration) -> dict:
     "A JSON-ready dict of the whole profile."
     return self.model_dump(mode='json')
 
-# %% ../nbs/01_schema.ipynb #19c9b08b
+# %% ../nbs/01_schema.ipynb #2a97318a
 @patch(cls_method=True)
 def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCalibration:
     "A profile from a dict; `ProfileError` naming `source` and the field when it is malformed."
@@ -348,19 +358,19 @@ def from_dict(cls:HardwareCalibration, d:Any, source:str='<dict>') -> HardwareCa
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as e:    # raised past pydantic
         raise ProfileError(f"{source}: not a valid calibration profile ({type(e).__name__}: {e}).") from None
 
-# %% ../nbs/01_schema.ipynb #4d528b66
+# %% ../nbs/01_schema.ipynb #24524ce8
 @patch
 def to_json(self:HardwareCalibration) -> str:
     "The profile as the indented JSON text calibkit writes."
     return json.dumps(self.to_dict(), indent=2, allow_nan=False) + '\n'
 
-# %% ../nbs/01_schema.ipynb #8b9e9bc7
+# %% ../nbs/01_schema.ipynb #39b19f88
 @patch
 def save(self:HardwareCalibration, path) -> Path:
     "Write the profile to `path` as indented JSON, atomically."
     return atomic_write_text(path, self.to_json())
 
-# %% ../nbs/01_schema.ipynb #3bb8db03
+# %% ../nbs/01_schema.ipynb #79171299
 MAX_PROFILE_BYTES = 64 * 2**20     # the largest profile calibkit reads (a full calibration is 1-2 MB)
 MAX_DEPTH = 64                     # the deepest JSON nesting it accepts (a profile nests about 6 deep)
 
@@ -371,7 +381,7 @@ def _kind(mode:int) -> str:
         if test(mode): return name
     return 'not a regular file'
 
-# %% ../nbs/01_schema.ipynb #422683e3
+# %% ../nbs/01_schema.ipynb #0325ee04
 def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
     "The bytes of the regular file `path` (at most `limit`); `ProfileError` for a FIFO, device, folder or larger file."
     try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
@@ -390,7 +400,7 @@ def read_regular(path, limit:int=MAX_PROFILE_BYTES) -> bytes:
                                "wrote. Move it out of the registry.")
     return data
 
-# %% ../nbs/01_schema.ipynb #45e68b9c
+# %% ../nbs/01_schema.ipynb #bddd1d4f
 def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
     "Whether lists and dicts nest more than `limit` deep in `d` (checked without recursion)."
     stack = [(d, 1)]
@@ -401,7 +411,7 @@ def _too_deep(d, limit:int=MAX_DEPTH) -> bool:
         stack.extend((v, n + 1) for v in (x.values() if isinstance(x, dict) else x))
     return False
 
-# %% ../nbs/01_schema.ipynb #01388995
+# %% ../nbs/01_schema.ipynb #3affe191
 def parse_json(data:bytes, source:str):
     "`data` parsed as JSON; `ProfileError` naming `source` for bad UTF-8, bad JSON, too deep or too big numbers."
     try: text = data.decode('utf-8')
@@ -420,13 +430,13 @@ def parse_json(data:bytes, source:str):
                            "Move it out of the registry.")
     return d
 
-# %% ../nbs/01_schema.ipynb #5bad32d1
+# %% ../nbs/01_schema.ipynb #9fe169cd
 @patch(cls_method=True)
 def load(cls:HardwareCalibration, path) -> HardwareCalibration:
     "Read a profile from `path`; `ProfileError` naming the file when it is missing, malformed or not a regular file."
     return cls.from_dict(parse_json(read_regular(path), str(path)), source=str(path))
 
-# %% ../nbs/01_schema.ipynb #dc2699af
+# %% ../nbs/01_schema.ipynb #6faf1284
 @patch
 def measured_precisions(self:HardwareCalibration) -> list[str]:
     "The precisions this profile holds measured results for, in canonical order."

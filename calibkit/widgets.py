@@ -124,21 +124,20 @@ class RegistryBrowser:
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/72_widgets.ipynb #675f5456
+# %% ../nbs/72_widgets.ipynb #ec9b0329
 @patch
 def _show(self:RegistryBrowser, *_):
     from calibkit import plots
-    from calibkit.schema import HardwareCalibration
     import matplotlib.pyplot as plt
     if self._updating: return
     self.out.clear_output(); self.table.value = ''
     if not self.calib.value: return
-    a = HardwareCalibration.load(self.calib.value)
+    a = self.registry.read(self.calib.value)
     plt.close(self.figure) if self.figure is not None else None
     self.figure = getattr(plots, self.plot.value)(a)
     self.comparison = None
     if self.other.value:
-        b = HardwareCalibration.load(self.other.value)
+        b = self.registry.read(self.other.value)
         self.comparison = compare(a, b)
         self.table.value = f"<pre>{compare_table(self.comparison, 'selected', 'compared')}</pre>"
     with self.out:
