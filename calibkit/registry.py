@@ -313,20 +313,26 @@ def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Opti
             out.append(e)
     return sorted(out, key=lambda e: (e.hardware_id, -e.date.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #7a42a550
+# %% ../nbs/41_registry.ipynb #99818624
 @dataclass
 class _Filter:
     "The calibrations `load` may choose: by power mode, framework, clock and date range (None: any)."
     power_mode: Optional[str]=None; framework: Optional[str]=None; freq_mhz: Optional[int]=None
     since: Optional[datetime]=None; until: Optional[datetime]=None
 
+    def passes(self, power_mode:str, framework:str, freq_mhz:int, date:datetime) -> bool:
+        "Whether a calibration in `power_mode` with `framework` at `freq_mhz` made at `date` passes."
+        return not ((self.power_mode and power_mode != self.power_mode) or (self.framework and framework != self.framework)
+                    or (self.freq_mhz and freq_mhz != self.freq_mhz) or (self.since and date < self.since)
+                    or (self.until and date > self.until))
+
     def fits(self, m) -> bool:
         "Whether the profile with metadata `m` passes."
-        return not ((self.power_mode and (m.power_mode or 'default') != self.power_mode)
-                    or (self.framework and m.framework != self.framework)
-                    or (self.freq_mhz and _mhz(m) != self.freq_mhz)
-                    or (self.since and m.calibration_date < self.since)
-                    or (self.until and m.calibration_date > self.until))
+        return self.passes(m.power_mode or 'default', m.framework, _mhz(m), m.calibration_date)
+
+    def fits_entry(self, e) -> bool:
+        "Whether the listed calibration `e` (a `CalibrationEntry`) passes."
+        return self.passes(e.power_mode, e.framework, e.freq_mhz, e.date)
 
     def nothing(self, hw:str, have:list, bad:list) -> RegistryError:
         "The error when no calibration of `hw` passes (`have`: the names there, `bad`: the unreadable ones)."
@@ -631,28 +637,37 @@ def _may_fit(want:_Filter, f:dict) -> bool:
                 or (want.freq_mhz and f['freq_mhz'] != want.freq_mhz)
                 or (want.until and t > want.until) or (want.since and t.timestamp() + 1 <= want.since.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #d5983586
+# %% ../nbs/41_registry.ipynb #cfedca58
+@patch
+def _newest(self:RemoteRegistry, k:str, h:str, d:dict, left:set, want:_Filter) -> tuple[Optional[str], list]:
+    "(The newest of profiles `left` of device `k/h` that may pass `want`, or None; the group it was chosen from)."
+    stamps = {s: f['stamp'] if (f := parse_stem(s)) else None for s in left}
+    top = max((t for t in stamps.values() if t), default=None)
+    group = sorted(s for s, t in stamps.items() if t is None or t == top)
+    if len(group) == 1: return group[0], group                  # the name says it all: no card needed
+    sub = {(k, h): {**d, 'profiles': {s: d['profiles'][s] for s in group}}}
+    dated = [(e.date, s) for _, _, s, e in self._cards(sub, h, None) if want.fits_entry(e)]   # one second, many
+    return (max(dated)[1] if dated else None), group
+
+# %% ../nbs/41_registry.ipynb #dfc05718
 @patch
 def load(self:RemoteRegistry, hardware_id:str, power_mode:Optional[str]=None, framework:Optional[str]=None,
          freq_mhz:Optional[int]=None, since=None, until=None) -> HardwareCalibration:
     "The most recent calibration of `hardware_id` matching the filter (the arguments of `Registry.load`)."
     want = _Filter(power_mode, framework, freq_mhz, _when(since), _when(until))
     k, h, d = self._device(layout(self.require()), hardware_id)
-    named = sorted((s for s in d['profiles'] if parse_stem(s)), key=lambda s: parse_stem(s)['stamp'], reverse=True)
-    cands, bad, stop = [], [], None
-    for s in [s for s in d['profiles'] if not parse_stem(s)] + named:
-        f = parse_stem(s)
-        if f and stop and f['stamp'] < stop: break                   # older than a fitting one: no need to read
-        if f and not _may_fit(want, f): continue
+    left, bad = {s for s in d['profiles'] if not (f := parse_stem(s)) or _may_fit(want, f)}, []
+    while left:
+        s, group = self._newest(k, h, d, left, want)
+        left -= {s} if s else set(group)
+        if s is None: continue
         try: cal = self.read(f"{k}/{h}/calibrations/{s}.json", d['profiles'][s]['etag'])
         except ProfileError as e:
             bad.append(e); warnings.warn(f"ignored {e}", stacklevel=2); continue
-        if want.fits(cal.metadata):
-            cands.append(cal); stop = f['stamp'] if f else stop
-    if not cands: raise want.nothing(hardware_id, sorted(d['profiles']), bad)
-    return max(cands, key=lambda c: c.metadata.calibration_date)
+        if want.fits(cal.metadata): return cal                       # the card may say less than the profile
+    raise want.nothing(hardware_id, sorted(d['profiles']), bad)
 
-# %% ../nbs/41_registry.ipynb #e5b1792b
+# %% ../nbs/41_registry.ipynb #47d99a86
 @patch
 def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
     "Planned (or, with `apply`, done) moves of legacy `<device>/calibration.json` objects into `calibrations/`."
@@ -670,7 +685,7 @@ def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
         self.store.delete(src)
     return moves
 
-# %% ../nbs/41_registry.ipynb #06bf3ccf
+# %% ../nbs/41_registry.ipynb #4234e955
 def papermill_output_path(proc=None) -> Optional[Path]:
     "The output notebook of the papermill run executing this kernel, or None when not run by papermill."
     try:

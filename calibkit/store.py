@@ -117,16 +117,23 @@ def delete(self:ObjectStore, rel:str):
     try: self.fs.rm_file(self.key(rel))
     except FileNotFoundError: pass
 
-# %% ../nbs/40_store.ipynb #967a6676
+# %% ../nbs/40_store.ipynb #7c41f3ad
+@patch
+def _fetch(self:ObjectStore, keys:list) -> list:
+    "The whole objects `keys` (or the exceptions reading them raised), in one concurrent batch, one GET each."
+    try: return self.fs.cat_ranges(keys, None, None, on_error='return', max_concurrency=1)   # s3fs: no HEAD first
+    except TypeError: return self.fs.cat_ranges(keys, None, None, on_error='return')
+
+# %% ../nbs/40_store.ipynb #67ddb1c5
 @patch
 def _cached(self:ObjectStore, rel:str, etag:Optional[str]) -> Path:
     "Where the content of `rel` at version `etag` is kept."
     h = hashlib.sha256(f"{self.url_of(rel)}\n{etag}".encode()).hexdigest()
     return self.cache/h[:2]/h[2:]
 
-# %% ../nbs/40_store.ipynb #f534983f
+# %% ../nbs/40_store.ipynb #4abe87ec
 @patch
-def read_many(self:ObjectStore, rels:dict) -> dict:
+def read_many(self:ObjectStore, rels:dict, keep:bool=True) -> dict:
     "`{rel: bytes, or the exception reading it raised}` for `rels` (`{rel: etag}` or names), cache misses together."
     rels, out, todo = rels if isinstance(rels, dict) else dict.fromkeys(rels), {}, []
     for rel, etag in rels.items():
@@ -134,14 +141,14 @@ def read_many(self:ObjectStore, rels:dict) -> dict:
         if c is not None and c.is_file(): out[rel] = c.read_bytes()
         else: todo.append(rel)
     if not todo: return out
-    try: got = self.fs.cat_ranges([self.key(r) for r in todo], None, None, on_error='return')   # whole, concurrently
+    try: got = self._fetch([self.key(r) for r in todo])
     except Exception as e: got = [e] * len(todo)
     for r, v in zip(todo, got):
         out[r] = v
-        if isinstance(v, bytes) and rels[r]: atomic_write_text(self._cached(r, rels[r]), v.decode('utf-8', 'replace'))
+        if keep and isinstance(v, bytes) and rels[r]: atomic_write_text(self._cached(r, rels[r]), v.decode('utf-8', 'replace'))
     return out
 
-# %% ../nbs/40_store.ipynb #52c0362c
+# %% ../nbs/40_store.ipynb #d256d689
 class LocalStore:
     "A local folder seen through `ObjectStore`'s calls."
     def __init__(self, root): self.root = local_path(root); self.url = str(self.root)
@@ -151,7 +158,7 @@ class LocalStore:
     def put(self, rel:str, data:bytes): atomic_write_text(self.root/rel, data.decode('utf-8'))
     def delete(self, rel:str): (self.root/rel).unlink(missing_ok=True)
 
-# %% ../nbs/40_store.ipynb #1c4346c1
+# %% ../nbs/40_store.ipynb #0b861e41
 @patch
 def listing(self:LocalStore) -> dict[str, dict]:
     "`{relative name: {'size', 'etag'}}` of every regular file below the folder, links and hidden files left out."
@@ -165,9 +172,9 @@ def listing(self:LocalStore) -> dict[str, dict]:
             out[p.relative_to(self.root).as_posix()] = dict(size=st.st_size, etag=f"{st.st_size}-{st.st_mtime_ns}")
     return out
 
-# %% ../nbs/40_store.ipynb #de3b3c14
+# %% ../nbs/40_store.ipynb #558c48d9
 @patch
-def read_many(self:LocalStore, rels:dict) -> dict:
+def read_many(self:LocalStore, rels:dict, keep:bool=True) -> dict:
     "`{rel: bytes, or the exception reading it raised}` for the names `rels`."
     out = {}
     for r in rels:
@@ -175,7 +182,7 @@ def read_many(self:LocalStore, rels:dict) -> dict:
         except OSError as e: out[r] = e
     return out
 
-# %% ../nbs/40_store.ipynb #95ab4e79
+# %% ../nbs/40_store.ipynb #c0df9103
 def open_store(root, **storage_options):
     "The store of a registry location: an `ObjectStore` for a remote URL, else a `LocalStore`."
     return ObjectStore(root, **storage_options) if is_url(root) else LocalStore(root)

@@ -37,7 +37,7 @@ class SyncReport:
         return '\n'.join(lines + [f"{self.src} -> {self.dst}: {len(self.copied)} {verb}, {len(self.same)} already "
                                   f"there, {len(self.conflicts)} conflicts, {len(self.unreadable)} unreadable"])
 
-# %% ../nbs/42_sync.ipynb #9c44156a
+# %% ../nbs/42_sync.ipynb #5e962412
 def _digests(reg, kind:str, hw:str, d:dict) -> dict:
     "`{content digest: name}` of the profiles `d` (a `layout` entry) of device `kind/hw` in `reg`."
     out, untagged = {}, []
@@ -45,10 +45,10 @@ def _digests(reg, kind:str, hw:str, d:dict) -> dict:
         tag = split_tag(stem)[1] if isinstance(reg, RemoteRegistry) else None
         if tag: out[tag] = stem
         else: untagged.append(stem)
-    got = reg.store.read_many({f"{kind}/{hw}/calibrations/{s}.json": d['profiles'][s]['etag'] for s in untagged})
-    for s in untagged:
-        data = got[f"{kind}/{hw}/calibrations/{s}.json"]
-        if isinstance(data, bytes): out[content_tag(data)] = s
+    for i in range(0, len(untagged), 32):                              # a few profiles in memory at a time
+        rels = {f"{kind}/{hw}/calibrations/{s}.json": s for s in untagged[i:i+32]}
+        got = reg.store.read_many({r: d['profiles'][s]['etag'] for r, s in rels.items()}, keep=False)
+        out |= {content_tag(data): rels[r] for r, data in got.items() if isinstance(data, bytes)}
     return out
 
 # %% ../nbs/42_sync.ipynb #a0d49a99
@@ -84,7 +84,22 @@ def _copy(s, d, rel:str, out:str, data:bytes, cal, has_nb:bool) -> bool:
     if _remote(d): d.store.create(out.replace('/calibrations/', '/cards/'), json.dumps(card(cal)).encode())
     return d.store.create(out, data)
 
-# %% ../nbs/42_sync.ipynb #62eb279f
+# %% ../nbs/42_sync.ipynb #a9a84246
+def _sync_one(s, d, rel:str, st:str, data, sd:dict, dd:dict, have:dict, rep:SyncReport):
+    "Copy the profile `rel` (named `st`, content `data`) of `s` into `d` unless `have` (digest: name) has it."
+    if isinstance(data, bytes) and (tag := content_tag(data)) in have: rep.same.append(rel); return
+    try: cal = profile_from_bytes(data, s.store.url_of(rel))
+    except ProfileError as e: rep.unreadable.append(str(e)); return
+    base, tag = rel.rsplit('/calibrations/', 1)[0], content_tag(data)
+    out = f"{base}/calibrations/{calibration_stem(cal)}_{tag}.json" if _remote(d) else rel
+    if out.rsplit('/', 1)[1][:-5] in dd['profiles']:
+        rep.conflicts.append(f"{d.store.url_of(out)}: a different profile has that name; not overwritten"); return
+    if rep.dry_run or _copy(s, d, rel, out, data, cal, st in sd['notebooks']) or _remote(d):
+        rep.copied.append(out)                      # (a remote name taken meanwhile holds these very bytes)
+    else: rep.conflicts.append(f"{d.store.url_of(out)}: written by someone else meanwhile; not overwritten")
+    have[tag] = out
+
+# %% ../nbs/42_sync.ipynb #26e1a8c7
 def _sync_device(s, d, kind:str, hw:str, sd:dict, dd:dict, rep:SyncReport):
     "Copy what device `kind/hw` of `s` (layout `sd`) has and `d` (layout `dd`) lacks; record it all in `rep`."
     base = f"{kind}/{hw}"
@@ -94,22 +109,13 @@ def _sync_device(s, d, kind:str, hw:str, sd:dict, dd:dict, rep:SyncReport):
     have = _digests(d, kind, hw, dd)
     tags = {st: split_tag(st)[1] if _remote(s) else None for st in sorted(sd['profiles'])}
     rep.same += [f"{base}/calibrations/{st}.json" for st, t in tags.items() if t and t in have]
-    need = {f"{base}/calibrations/{st}.json": st for st, t in tags.items() if not (t and t in have)}
-    got = s.store.read_many({rel: sd['profiles'][st]['etag'] for rel, st in need.items()})
-    for rel, st in need.items():
-        try: cal = profile_from_bytes(got[rel], s.store.url_of(rel))
-        except ProfileError as e: rep.unreadable.append(str(e)); continue
-        if (tag := content_tag(got[rel])) in have: rep.same.append(rel); continue
-        out = f"{base}/calibrations/{calibration_stem(cal)}_{tag}.json" if _remote(d) else rel
-        if out.rsplit('/', 1)[1][:-5] in dd['profiles']:
-            rep.conflicts.append(f"{d.store.url_of(out)}: a different profile has that name; not overwritten"); continue
-        if rep.dry_run or _copy(s, d, rel, out, got[rel], cal, st in sd['notebooks']) or _remote(d):
-            rep.copied.append(out)                  # (a remote name taken meanwhile holds these very bytes)
-        else: rep.conflicts.append(f"{d.store.url_of(out)}: written by someone else meanwhile; not overwritten")
-        have[tag] = out
+    need = [(f"{base}/calibrations/{st}.json", st) for st, t in tags.items() if not (t and t in have)]
+    for i in range(0, len(need), 32):                                 # a few profiles in memory at a time
+        got = s.store.read_many({rel: sd['profiles'][st]['etag'] for rel, st in need[i:i+32]}, keep=False)
+        for rel, st in need[i:i+32]: _sync_one(s, d, rel, st, got[rel], sd, dd, have, rep)
     if sraw and not dspec and not rep.dry_run: d.store.create(f"{base}/spec.json", sraw)
 
-# %% ../nbs/42_sync.ipynb #739bbeb2
+# %% ../nbs/42_sync.ipynb #6f8cdf21
 def sync(src, # the registry to copy from: a folder or an fsspec URL
          dst, # the registry to copy into (created when it does not exist)
          dry_run:bool=False, # only report what would be copied

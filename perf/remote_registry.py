@@ -3,12 +3,14 @@
 and sync. Prints one table. Targets (issue 17): 8 concurrent writers x 25 saves give 200 profiles, 0 lost, 0 partial;
 listing 500 remote profiles takes <= 3 s.
 
-    python perf/remote_registry.py [--profiles 500] [--profile PATH]
+    python perf/remote_registry.py [--profiles 500] [--profile PATH] [--in-process]
 
 The profile saved is a real calibration from hardware_registry/ (the newest full one unless --profile), each copy with
-its own date, so the objects have the size real ones have.
+its own date, so the objects have the size real ones have. The S3 server runs in a process of its own (`python -m
+moto.server`), as a real one would; `--in-process` runs it in a thread of this process instead (ThreadedMotoServer, as
+the tests do), where it competes with the client for the interpreter lock.
 """
-import argparse, logging, os, statistics, subprocess, sys, tempfile, time, warnings
+import argparse, logging, os, socket, statistics, subprocess, sys, tempfile, time, urllib.request, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,22 @@ def newest_full_profile() -> Path:
     return ps[-1]
 
 
+def start_server(in_process:bool):
+    "A moto S3 server on 127.0.0.1: (endpoint URL, a function that stops it)."
+    if in_process:
+        from moto.server import ThreadedMotoServer
+        server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False); server.start()
+        host, port = server.get_host_and_port()
+        return f'http://{host}:{port}', server.stop
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    p = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try: urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=1); break
+        except OSError: time.sleep(0.1)
+    return f'http://127.0.0.1:{port}', p.terminate
+
+
 def timed(f, n=1):
     ts, out = [], None
     for _ in range(n):
@@ -45,20 +63,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--profiles', type=int, default=500)
     ap.add_argument('--profile', type=Path, default=None)
+    ap.add_argument('--in-process', action='store_true', help='the S3 server in a thread of this process')
     a = ap.parse_args()
     logging.disable(logging.CRITICAL)
-    from moto.server import ThreadedMotoServer
-    server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    endpoint, stop = start_server(a.in_process)
     os.environ.update(AWS_ACCESS_KEY_ID='perf', AWS_SECRET_ACCESS_KEY='perf', AWS_DEFAULT_REGION='us-east-1',
-                      AWS_ENDPOINT_URL=f'http://{host}:{port}', CALIBKIT_CACHE=tempfile.mkdtemp())
+                      AWS_ENDPOINT_URL=endpoint, CALIBKIT_CACHE=tempfile.mkdtemp())
     import s3fs
     from calibkit.registry import Registry
     from calibkit.sync import sync
     fs = s3fs.S3FileSystem(); fs.mkdir('perf')
     url, src = 's3://perf/calibkit', a.profile or newest_full_profile()
-    rows = [('profile saved', f"{src.relative_to(ROOT) if src.is_relative_to(ROOT) else src} "
+    rows = [('S3 server', f"moto {'in a thread of this process' if a.in_process else 'in its own process'}", ''),
+            ('profile saved', f"{src.relative_to(ROOT) if src.is_relative_to(ROOT) else src} "
                               f"({src.stat().st_size / 2**20:.2f} MB)", '')]
 
     t = time.perf_counter()
@@ -103,7 +120,7 @@ def main():
     rows += [('pull everything to a folder', f"{len(rep.copied)} copied in {t_pull:.1f} s", ''),
              ('pull again / push back', f"{len(rep2.copied)} + {len(rep3.copied)} copied, {len(rep2.same)} + "
                                         f"{len(rep3.same)} already there, in {t_again:.2f} s / {t_push:.2f} s", '0 copied')]
-    server.stop()
+    stop()
 
     w = max(len(r[0]) for r in rows); v = max(len(r[1]) for r in rows)
     print(f"{'measure':<{w}}  {'value':<{v}}  target")
