@@ -30,10 +30,10 @@ def _console():
     tty = getattr(sys.stdout, 'isatty', lambda: False)()
     return Console(file=sys.stdout, highlight=False, force_jupyter=False, width=None if tty else 160)
 
-# %% ../nbs/81_cli.ipynb #b0a67ab2
+# %% ../nbs/81_cli.ipynb #44e8ba45
 def cmd_platform(args) -> int:
     "Print the platform report of this host."
-    info = detect(cuda=not args.no_cuda)
+    info = detect(cuda=not args.no_cuda, measure_clock=True)
     print(info.model_dump_json(indent=2) if args.json else info.summary())
     return 0
 
@@ -65,12 +65,12 @@ def cmd_check(args) -> int:
           f"Proceeding without platform validation for preset '{p.name}'")
     return 0
 
-# %% ../nbs/81_cli.ipynb #5d19d930
+# %% ../nbs/81_cli.ipynb #c1e5a90e
 def cmd_calibrate(args) -> int:
     "Calibrate this host and save the profile (into the registry, or into --output)."
     from calibkit.calibrate import calibrate, device_spec
     from calibkit.registry import Registry, save_profile, check_folder, device_id
-    host = detect(cuda=True)
+    host = detect(cuda=True, measure_clock=True)
     p = load_preset(args.preset, host=host)
     if args.output: check_folder(args.output)                 # where it goes is checked before anything is measured
     else: Registry(args.registry).check_target(); device_id(p.hardware_id)

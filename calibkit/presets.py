@@ -15,9 +15,10 @@ from .platform import PlatformInfo, GpuInfo, detect
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PresetError', 'PowerMode', 'Preset', 'presets_dir', 'preset_names', 'load_preset', 'list_presets', 'derive_cpu_peaks',
-           'derive_gpu_peaks', 'auto_preset', 'PlatformMismatch', 'compatible_presets', 'mismatch_message',
-           'check_platform', 'resolve_power_mode']
+__all__ = ['X86_CORES', 'ARM_CORES', 'PresetError', 'PowerMode', 'Preset', 'presets_dir', 'preset_names', 'load_preset',
+           'list_presets', 'Core', 'identify_core', 'load_clock', 'derive_cpu_peaks', 'derive_gpu_peaks', 'auto_preset',
+           'above_note', 'PlatformMismatch', 'compatible_presets', 'mismatch_message', 'check_platform',
+           'resolve_power_mode']
 
 # %% ../nbs/11_presets.ipynb #11143203
 class PresetError(ValueError):
@@ -127,14 +128,56 @@ def list_presets(folder=None) -> list[Preset]:
     "Every preset in `folder` (not 'auto'), sorted by name."
     return [load_preset(n, folder) for n in preset_names(folder) if n != 'auto']
 
-# %% ../nbs/11_presets.ipynb #30bd2225
-def _cpu_rates(flags:set, vendor:str) -> tuple[dict[str, float], str]:
+# %% ../nbs/11_presets.ipynb #073cc7ee
+class Core(BaseModel):
+    "A CPU core calibkit knows: its FMA pipes (count, width in bits) and where those figures come from."
+    name: str
+    fma_units: int
+    fma_bits: int
+    source: str
+
+_ZEN = lambda n, bits, src: Core(name=f"AMD Zen {n}", fma_units=2, fma_bits=bits, source=src)
+_GC = 'Intel optimization manual: two 256-bit FMA ports (0, 1)'
+_SKX = 'Intel optimization manual: two 512-bit FMA units (ports 0+1 fused, port 5)'
+# x86: (vendor, family) -> [(first model, last model, core)], the first range that holds the model wins
+X86_CORES = {
+    ('AuthenticAMD', 23): [(0x30, 0xff, _ZEN(2, 256, 'AMD SOG 17h: 4 x 256-bit FP pipes, 2 FMA'))],
+    ('AuthenticAMD', 25): [(lo, hi, _ZEN(4, 256, 'AMD SOG 19h: AVX-512 on 2 x 256-bit FMA pipes (double-pumped)'))
+                           for lo, hi in ((0x10, 0x1f), (0x60, 0x7f), (0xa0, 0xaf))] +
+                          [(0x00, 0x5f, _ZEN(3, 256, 'AMD SOG 19h: 4 x 256-bit FP pipes, 2 FMA'))],
+    ('AuthenticAMD', 26): [(0x20, 0x2f, _ZEN(5, 256, 'AMD SOG 1Ah: mobile Zen 5 (Strix Point), 256-bit FP pipes')),
+                           (0x00, 0xff, _ZEN(5, 512, 'AMD SOG 1Ah: 2 x 512-bit FMA pipes (full-width AVX-512)'))],
+    ('GenuineIntel', 6): [(m, m, Core(name=n, fma_units=u, fma_bits=b, source=src)) for ms, n, u, b, src in (
+        ((0x55,), 'Intel Skylake-SP / Cascade Lake', 2, 512, _SKX + '; Xeon Silver/Bronze and some Gold have one'),
+        ((0x6a, 0x6c), 'Intel Ice Lake-SP', 2, 512, _SKX),
+        ((0x8f, 0xcf), 'Intel Sapphire / Emerald Rapids', 2, 512, _SKX),
+        ((0x97, 0x9a, 0xb7, 0xba, 0xbf), 'Intel Golden/Raptor Cove (Alder/Raptor Lake)', 2, 256,
+         _GC + '; AVX-512 fused off; E-cores (half the rate) counted as P-cores: an upper bound'),
+        ((0x4e, 0x5e, 0x8e, 0x9e, 0xa5, 0xa6), 'Intel Skylake client family', 2, 256, _GC),
+        ((0x7d, 0x7e, 0x8c, 0x8d), 'Intel Ice / Tiger Lake client', 2, 256, _GC + '; 512-bit: one fused unit'))
+        for m in ms]}
+_NEON = lambda n, u, src: Core(name=f"Arm {n}", fma_units=u, fma_bits=128, source=src)
+ARM_CORES = {'0xd0c': _NEON('Neoverse N1', 2, 'Arm N1 software optimization guide: 2 x 128-bit FP/ASIMD pipes'),
+             '0xd49': _NEON('Neoverse N2', 2, 'Arm N2 software optimization guide: 2 x 128-bit FP/ASIMD pipes'),
+             '0xd40': _NEON('Neoverse V1', 4, 'Arm V1 software optimization guide: 4 x 128-bit (2 x 256-bit SVE)'),
+             '0xd4f': _NEON('Neoverse V2', 4, 'Arm V2 software optimization guide: 4 x 128-bit FP/ASIMD pipes'),
+             '0xd41': _NEON('Cortex-A78', 2, 'Arm A78 software optimization guide: 2 x 128-bit FP/ASIMD pipes'),
+             '0xd42': _NEON('Cortex-A78AE', 2, 'Arm A78AE software optimization guide: 2 x 128-bit FP/ASIMD pipes')}
+
+# %% ../nbs/11_presets.ipynb #54e965a9
+def identify_core(host:PlatformInfo) -> Optional[Core]:
+    "The core of `host` from calibkit's table (by x86 family/model or Arm CPU part), or None when it is not there."
+    sig = dict(zip(*[iter((host.cpu_signature or '').split())] * 2))
+    if 'part' in sig: return ARM_CORES.get(sig['part'].lower())
+    try: fam, model = int(sig['family']), int(sig['model'])
+    except (KeyError, ValueError): return None
+    return next((c for lo, hi, c in X86_CORES.get((host.cpu_vendor, fam), []) if lo <= model <= hi), None)
+
+# %% ../nbs/11_presets.ipynb #faf9ebcb
+def _cpu_rates(flags:set, core:Optional[Core]) -> tuple[dict[str, float], str]:
     "Theoretical FLOP (or int op) per cycle per core by precision, and how they were derived."
-    if 'avx512f' in flags:
-        width, units = 512, (1 if 'amd' in vendor.lower() else 2)
-    elif 'avx2' in flags or 'avx' in flags: width, units = 256, 2
-    elif 'asimd' in flags or 'neon' in flags: width, units = 128, 2
-    else: width, units = 128, 1
+    isa = 512 if 'avx512f' in flags else 256 if {'avx2', 'avx'} & flags else 128 if {'asimd', 'neon'} & flags else 64
+    width, units = (min(core.fma_bits, isa), core.fma_units) if core else (max(isa, 128), 2 if isa > 64 else 1)
     fp32 = width/32 * units * 2
     r = {'fp64': fp32/2, 'fp32': fp32}
     r['fp16'] = fp32*2 if ({'avx512_fp16', 'fphp', 'asimdhp'} & flags) else fp32
@@ -144,21 +187,27 @@ def _cpu_rates(flags:set, vendor:str) -> tuple[dict[str, float], str]:
     elif 'i8mm' in flags: r['int8'] = fp32*8
     elif {'avx512_vnni', 'avx_vnni', 'asimddp'} & flags: r['int8'] = fp32*4
     else: r['int8'] = fp32*2
-    how = (f"{width}-bit vectors x {units} FMA unit(s) x 2 = {fp32:g} fp32 FLOP/cycle/core (FMA unit count assumed, "
-           "not detectable from ISA flags); " + ', '.join(f"{p} {v:g}" for p, v in r.items()) + " per cycle per core")
-    return r, how
+    basis = (f"{core.name}: {units} x {width}-bit FMA ({core.source})" if core else
+             f"core not in calibkit's table: {units} x {width}-bit FMA assumed from the ISA flags, so an estimate")
+    return r, f"{basis} = {fp32:g} fp32 FLOP/cycle/core; " + ', '.join(f"{p} {v:g}" for p, v in r.items())
 
-# %% ../nbs/11_presets.ipynb #66ebf600
+# %% ../nbs/11_presets.ipynb #3b059098
+def load_clock(host:PlatformInfo) -> tuple[float, str]:
+    "(The clock in MHz the peaks assume, where it comes from): measured under load, else the OS's max or current."
+    for v, src in ((host.load_clock_mhz, 'measured under load'), (host.max_clock_mhz, 'max reported by the OS'),
+                   (host.current_clock_mhz, 'current, as the OS reports it (max unknown, not measured)')):
+        if v: return v, src
+    return 1000.0, 'unknown: 1000 MHz assumed'
+
+# %% ../nbs/11_presets.ipynb #d4a59457
 def derive_cpu_peaks(host:PlatformInfo) -> tuple[dict[str, float], str]:
     "Theoretical peaks (GFLOPS/GOPS) of the host CPU and the derivation."
-    rates, how = _cpu_rates(set(host.isa_flags), host.cpu_vendor)
-    clock = host.max_clock_mhz or host.current_clock_mhz or 1000.0
-    src = 'max' if host.max_clock_mhz else (
-        'current (max unknown)' if host.current_clock_mhz else 'assumed 1000 MHz (unknown)')
+    rates, how = _cpu_rates(set(host.isa_flags), identify_core(host))
+    clock, src = load_clock(host)
     peaks = {p: round(host.physical_cores * r * clock/1000, 1) for p, r in rates.items()}
-    return peaks, f"{host.physical_cores} cores x {clock:.0f} MHz {src} clock; {how}"
+    return peaks, f"{host.physical_cores} cores x {clock:.0f} MHz ({src}) x FLOP/cycle/core; {how}"
 
-# %% ../nbs/11_presets.ipynb #2539a57f
+# %% ../nbs/11_presets.ipynb #5ab2cf2d
 # compute capability -> (fp32 FLOP/clk/SM, dense fp16 Tensor Core FLOP/clk/SM, fp64 / fp32 ratio, has fp8)
 _SM_RATES = {'7.0': (128, 1024, 1/2, False), '7.5': (128, 1024, 1/32, False), '8.0': (128, 2048, 1/2, False),
              '8.6': (256, 1024, 1/64, False), '8.7': (256, 2048, None, False), '8.9': (256, 1024, 1/64, True),
@@ -182,10 +231,10 @@ def derive_gpu_peaks(gpu:GpuInfo) -> tuple[dict[str, float], str]:
     return p, (f"{gpu.sm_count} SMs x {clock:.0f} MHz x per-SM rate of sm_{cc.replace('.', '')} (fp32 {f32}, dense "
                f"fp16 Tensor Core {tc} FLOP/clk/SM)")
 
-# %% ../nbs/11_presets.ipynb #7ecaf074
+# %% ../nbs/11_presets.ipynb #9131aad7
 def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> Preset:
     "A preset derived for `host`: its GPU when CUDA is available (or `device='cuda'`), else its CPU."
-    host = host or detect(cuda=device != 'cpu')
+    host = host or detect(cuda=device != 'cpu', measure_clock=True)
     use_cuda = device == 'cuda' or (device is None and host.cuda_available)
     if use_cuda:
         if not host.gpus:
@@ -200,18 +249,37 @@ def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> 
                 'derived from the detected GPU (SM count, clock, compute capability); DRAM peak unknown'
             ])
     pk, how = derive_cpu_peaks(host)
+    core, (clock, src) = identify_core(host), load_clock(host)
     return Preset(
         name='auto', display_name=f"{host.cpu_model} (auto)", device='cpu', platform=host.architecture,
         hardware_id=f"{host.cpu_model} {host.logical_cores}cpu", theoretical_peaks=pk, derived=True,
         derivation=how, sources=[
-            'derived from the detected CPU (ISA flags, cores, clock); DRAM peak unknown, so no bandwidth efficiency'
-        ])
+            'derived from the detected CPU: ' + (f"{core.name} ({core.source})" if core else "a core not in calibkit's "
+            "table, FMA pipes assumed: estimates") + f"; {host.physical_cores} cores; clock {clock:.0f} MHz, {src}",
+            'DRAM peak unknown, so no bandwidth efficiency'])
 
-# %% ../nbs/11_presets.ipynb #38cfd178
+# %% ../nbs/11_presets.ipynb #2a639de0
+def above_note(p:Preset) -> str:
+    "The likely cause of a measurement above `p`'s theoretical peak, from how the peak was derived."
+    d = p.derivation
+    if not p.derived:
+        return (f"ℹ Likely cause: the preset's datasheet peak ({p.name}) assumes a lower clock or fewer units than "
+                "this device runs at in this power mode; check the preset against the device")
+    if p.device == 'cuda': return f"ℹ Likely cause: the GPU boosts above the {d.split(' x ')[1]} its peak assumes"
+    if 'so an estimate' in d:
+        return ("ℹ Likely cause: this core is not in calibkit's table, so its FMA pipes were assumed and the peak is "
+                "an estimate (add the core to presets.X86_CORES or ARM_CORES)")
+    if 'measured under load' not in d:
+        return ("ℹ Likely cause: the peak assumes the clock the OS reports, not one measured under load, and the cores "
+                "run faster (boost)")
+    return ("ℹ Likely cause: the clock rose above the one measured before the sweep (boost), or the library uses an "
+            "instruction faster than the ones the peak counts")
+
+# %% ../nbs/11_presets.ipynb #211d72d8
 class PlatformMismatch(PresetError):
     "The preset describes a different kind of machine than this host."
 
-# %% ../nbs/11_presets.ipynb #f4b82c59
+# %% ../nbs/11_presets.ipynb #52beeec8
 def _problems(p:Preset, host:PlatformInfo) -> list[str]:
     out = []
     if p.platform != host.architecture:
@@ -229,12 +297,12 @@ def _problems(p:Preset, host:PlatformInfo) -> list[str]:
                    f"{', '.join(g.name for g in host.gpus) or 'none'}.")
     return out
 
-# %% ../nbs/11_presets.ipynb #72be8ac3
+# %% ../nbs/11_presets.ipynb #0c79bbb0
 def compatible_presets(host:PlatformInfo, folder=None) -> list[str]:
     "Names of the presets that fit `host` (architecture, and CUDA where needed), plus 'auto'."
     return [p.name for p in list_presets(folder) if not _problems(p, host)] + ['auto']
 
-# %% ../nbs/11_presets.ipynb #2fd9c4cd
+# %% ../nbs/11_presets.ipynb #9debc0e4
 _RULE = '=' * 80
 
 def mismatch_message(p:Preset, host:PlatformInfo, folder=None) -> Optional[str]:
@@ -252,7 +320,7 @@ def mismatch_message(p:Preset, host:PlatformInfo, folder=None) -> Optional[str]:
               'the profile will record that the check was skipped.']
     return '\n'.join(lines)
 
-# %% ../nbs/11_presets.ipynb #39c39d6d
+# %% ../nbs/11_presets.ipynb #ddd1b96c
 def check_platform(p:Preset, host:Optional[PlatformInfo]=None, skip:bool=False, folder=None) -> list[str]:
     "Raise `PlatformMismatch` when `p` does not fit `host`; with `skip`, warn and return the warnings to record."
     host = host or detect(cuda=p.device == 'cuda')
@@ -265,7 +333,7 @@ def check_platform(p:Preset, host:Optional[PlatformInfo]=None, skip:bool=False, 
     warnings.warn(w, stacklevel=2)
     return [w]
 
-# %% ../nbs/11_presets.ipynb #9106440a
+# %% ../nbs/11_presets.ipynb #544d41a7
 def resolve_power_mode(p: Preset, requested: Optional[str] = None,
                        host: Optional[PlatformInfo] = None) -> tuple[str, list[str]]:
     "(power mode to calibrate under, warnings)."

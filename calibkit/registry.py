@@ -313,7 +313,7 @@ def list_calibrations(self:Registry, hardware:Optional[str]=None, framework:Opti
             out.append(e)
     return sorted(out, key=lambda e: (e.hardware_id, -e.date.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #99818624
+# %% ../nbs/41_registry.ipynb #7a7dbfab
 @dataclass
 class _Filter:
     "The calibrations `load` may choose: by power mode, framework, clock and date range (None: any)."
@@ -322,7 +322,8 @@ class _Filter:
 
     def passes(self, power_mode:str, framework:str, freq_mhz:int, date:datetime) -> bool:
         "Whether a calibration in `power_mode` with `framework` at `freq_mhz` made at `date` passes."
-        return not ((self.power_mode and power_mode != self.power_mode) or (self.framework and framework != self.framework)
+        return not ((self.power_mode and power_mode != self.power_mode)
+                    or (self.framework and framework != self.framework)
                     or (self.freq_mhz and freq_mhz != self.freq_mhz) or (self.since and date < self.since)
                     or (self.until and date > self.until))
 

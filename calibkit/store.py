@@ -131,7 +131,7 @@ def _cached(self:ObjectStore, rel:str, etag:Optional[str]) -> Path:
     h = hashlib.sha256(f"{self.url_of(rel)}\n{etag}".encode()).hexdigest()
     return self.cache/h[:2]/h[2:]
 
-# %% ../nbs/40_store.ipynb #4abe87ec
+# %% ../nbs/40_store.ipynb #ab910bde
 @patch
 def read_many(self:ObjectStore, rels:dict, keep:bool=True) -> dict:
     "`{rel: bytes, or the exception reading it raised}` for `rels` (`{rel: etag}` or names), cache misses together."
@@ -145,7 +145,8 @@ def read_many(self:ObjectStore, rels:dict, keep:bool=True) -> dict:
     except Exception as e: got = [e] * len(todo)
     for r, v in zip(todo, got):
         out[r] = v
-        if keep and isinstance(v, bytes) and rels[r]: atomic_write_text(self._cached(r, rels[r]), v.decode('utf-8', 'replace'))
+        if keep and isinstance(v, bytes) and rels[r]:
+            atomic_write_text(self._cached(r, rels[r]), v.decode('utf-8', 'replace'))
     return out
 
 # %% ../nbs/40_store.ipynb #d256d689

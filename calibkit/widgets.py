@@ -33,12 +33,13 @@ def precision_choices(framework:str, device:str) -> list[str]:
     "Precisions `framework` can express on `device`, in canonical order."
     return framework_precisions(framework, device)
 
-# %% ../nbs/72_widgets.ipynb #d778b78b
+# %% ../nbs/72_widgets.ipynb #0cff8c49
 class CalibrationPicker:
     "Preset, framework, precisions, operation groups, quick: Run calibrates and shows the tables and plots."
     def __init__(self, host:Optional[PlatformInfo]=None, calibrate_fn:Optional[Callable]=None, save:bool=False):
         from calibkit.calibrate import calibrate
-        self.host, self.calibrate_fn, self.save = host or detect(cuda=True), calibrate_fn or calibrate, save
+        self.host = host or detect(cuda=True, measure_clock=True)
+        self.calibrate_fn, self.save = calibrate_fn or calibrate, save
         self.preset = W.Dropdown(options=preset_choices(self.host), description='Preset')
         self.framework = W.ToggleButtons(options=['numpy', 'pytorch'], description='Framework')
         self.precisions = W.SelectMultiple(description='Precisions', rows=8)
