@@ -14,8 +14,8 @@ import psutil
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['COMPUTE_ISA', 'measured_clock_mhz', 'clock_under_load', 'GpuInfo', 'PlatformInfo', 'detect', 'identity_differences',
-           'describe_identity']
+__all__ = ['COMPUTE_ISA', 'measured_clock_mhz', 'clock_under_load', 'machine_state', 'busy_reasons', 'GpuInfo', 'PlatformInfo',
+           'detect', 'identity_differences', 'describe_identity']
 
 # %% ../nbs/10_platform.ipynb #adaf6a60
 def _read(root:Path, rel:str) -> Optional[str]:
@@ -175,7 +175,45 @@ def clock_under_load(seconds:float=0.5, root='/', workers:Optional[int]=None) ->
     if root in ('/', Path('/')) and (m := measured_clock_mhz(workers)): return m
     return _os_clock_under_load(seconds, root, workers)
 
-# %% ../nbs/10_platform.ipynb #96ac8521
+# %% ../nbs/10_platform.ipynb #09c8ee89
+_WORK = ('user', 'nice', 'system', 'irq', 'softirq')
+
+def machine_state(clock:bool=True, # also measure the clock under load (`measured_clock_mhz`)
+                  interval:float=0.5, # seconds this process sits idle while the others are watched
+                 ) -> dict:
+    "Other processes' and the hypervisor's share of all CPU time over `interval`, the load average and the clock."
+    me, t0 = psutil.Process(), psutil.cpu_times()
+    m0 = sum(me.cpu_times()[:4])
+    time.sleep(interval)
+    t1, m1 = psutil.cpu_times(), sum(me.cpu_times()[:4])
+    d = {f: getattr(t1, f, 0) - getattr(t0, f, 0) for f in _WORK + ('idle', 'iowait', 'steal')}
+    total = sum(d.values()) or 1e-9
+    return dict(others_pct=round(max(0., sum(d[f] for f in _WORK) - (m1 - m0)) / total * 100, 1),
+                steal_pct=round(d['steal'] / total * 100, 1), load_1min=round(os.getloadavg()[0], 2),
+                cores=psutil.cpu_count() or 1, clock_mhz=measured_clock_mhz() if clock else None)
+
+# %% ../nbs/10_platform.ipynb #8089a877
+def busy_reasons(before:dict, # `machine_state` before the sweep
+                 after:Optional[dict]=None, # and after it
+                 others:float=20., # % of all CPU time other processes may use
+                 steal:float=5., # % the hypervisor may steal
+                 clock_drop:float=0.10, # how far the clock may fall during the run
+                ) -> list[str]:
+    "What about the machine's state makes a calibration's figures suspect; [] when it was quiet."
+    out = []
+    for when, s in (('before', before), ('after', after)):
+        if not s: continue
+        if s['others_pct'] > others:
+            out.append(f"other processes used {s['others_pct']:.0f}% of the CPUs {when} the run")
+        if s['steal_pct'] > steal:
+            out.append(f"the hypervisor stole {s['steal_pct']:.0f}% of the CPU time {when} the run")
+    if before['load_1min'] > 0.75 * before['cores']:
+        out.append(f"the load average was {before['load_1min']:.1f} on {before['cores']} CPUs before the run")
+    a, b = before.get('clock_mhz'), (after or {}).get('clock_mhz')
+    if a and b and b < a * (1 - clock_drop): out.append(f"the clock fell from {a:.0f} to {b:.0f} MHz during the run")
+    return out
+
+# %% ../nbs/10_platform.ipynb #ae1ddc55
 class GpuInfo(BaseModel):
     "One CUDA device."
     index: int
@@ -185,7 +223,7 @@ class GpuInfo(BaseModel):
     memory_bytes: Optional[int] = None
     compute_capability: Optional[str] = None
 
-# %% ../nbs/10_platform.ipynb #227b485d
+# %% ../nbs/10_platform.ipynb #14e1dfae
 def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional[str]]:
     "(cuda available, GPUs, CUDA version, why unavailable) through `torch`."
     if torch is None: return False, [], None, "PyTorch is not installed, so CUDA cannot be used"
@@ -204,7 +242,7 @@ def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional
                             memory_bytes=getattr(p, 'total_memory', None), compute_capability=f"{p.major}.{p.minor}"))
     return True, gpus, cuda_ver, None
 
-# %% ../nbs/10_platform.ipynb #7791ef7e
+# %% ../nbs/10_platform.ipynb #a8c68aa0
 def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     "(Jetson model, nvpmodel power mode), or (None, None) off Jetson."
     model = (_read(root, 'proc/device-tree/model') or _read(root, 'sys/firmware/devicetree/base/model') or
@@ -218,7 +256,7 @@ def _jetson(root, run) -> tuple[Optional[str], Optional[str]]:
     except Exception: pass
     return model or 'NVIDIA Jetson', mode
 
-# %% ../nbs/10_platform.ipynb #238f848c
+# %% ../nbs/10_platform.ipynb #d69ff1ad
 class PlatformInfo(BaseModel):
     "What calibkit detected about this host."
     architecture: str
@@ -249,7 +287,7 @@ class PlatformInfo(BaseModel):
         lv = [(int(k[1]), v) for k, v in self.caches.items() if k[1].isdigit() and not k.endswith('i')]
         return max(lv)[1] if lv else None
 
-# %% ../nbs/10_platform.ipynb #e247a850
+# %% ../nbs/10_platform.ipynb #d11bbcc0
 def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = None,
            run: Callable = subprocess.run, measure_clock:bool=False) -> PlatformInfo:
     "Detect this host. `cuda=True` also queries CUDA devices through PyTorch; `measure_clock` times the clock."
@@ -275,14 +313,14 @@ def detect(root='/', cuda: bool = False, torch=None, machine: Optional[str] = No
         info.cuda_available, info.gpus, info.cuda_version, info.cuda_unavailable_reason = _gpus(torch)
     return info
 
-# %% ../nbs/10_platform.ipynb #82c28548
+# %% ../nbs/10_platform.ipynb #b690c6eb
 def _fmt_bytes(n:Optional[int]) -> str:
     if not n: return 'unknown'
     for unit, f in [('GiB', 1024**3), ('MiB', 1024**2), ('KiB', 1024)]:
         if n >= f: return f"{n/f:.4g} {unit}"
     return f"{n} B"
 
-# %% ../nbs/10_platform.ipynb #c5a2f503
+# %% ../nbs/10_platform.ipynb #b553d871
 @patch
 def summary(self:PlatformInfo) -> str:
     "A human-readable report of the platform."
@@ -309,12 +347,12 @@ def summary(self:PlatformInfo) -> str:
         ]
     return '\n'.join(lines)
 
-# %% ../nbs/10_platform.ipynb #c50e2dcd
+# %% ../nbs/10_platform.ipynb #c79f2d81
 COMPUTE_ISA = ('avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
                'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8', 'asimd', 'asimddp', 'asimdhp', 'i8mm', 'bf16',
                'sve', 'sve2')
 
-# %% ../nbs/10_platform.ipynb #2b4f7790
+# %% ../nbs/10_platform.ipynb #c0ab9757
 @patch
 def identity(self:PlatformInfo, device:str='cpu') -> dict:
     "This host's identity as a profile records it (`device`: 'cpu', or 'cuda' to add the GPUs)."
@@ -325,7 +363,7 @@ def identity(self:PlatformInfo, device:str='cpu') -> dict:
     if device == 'cuda': d['gpus'] = [g.name for g in self.gpus]
     return d
 
-# %% ../nbs/10_platform.ipynb #c7e9945e
+# %% ../nbs/10_platform.ipynb #9c1d9b33
 _LABELS = dict(architecture='architecture', cpu_model='CPU', cpu_signature='CPU signature', caches='caches',
                isa='instruction sets', logical_cores='logical cores', memory_gib='memory (GiB)', gpus='GPUs')
 
@@ -333,7 +371,7 @@ def _norm_caches(c:dict) -> dict:
     "Cache sizes by level, `L1` read as `L1d` (older profiles)."
     return {('L1d' if k == 'L1' else k): v for k, v in (c or {}).items() if k != 'L1i'}
 
-# %% ../nbs/10_platform.ipynb #1d2dca6b
+# %% ../nbs/10_platform.ipynb #76d30ba3
 def identity_differences(a:dict, # one device's identity (`PlatformInfo.identity`, or a profile's)
                          b:dict, # the other's
                         ) -> list[str]:
@@ -350,7 +388,7 @@ def identity_differences(a:dict, # one device's identity (`PlatformInfo.identity
         elif k not in ('caches', 'isa') and va != vb: out.append(f"{_LABELS[k]} {va} vs {vb}")
     return out
 
-# %% ../nbs/10_platform.ipynb #83f54fdd
+# %% ../nbs/10_platform.ipynb #a5caede5
 def describe_identity(d:dict) -> str:
     "A device's identity in one line: model, signature, cores, caches."
     c = _norm_caches(d.get('caches'))
