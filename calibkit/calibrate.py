@@ -308,12 +308,13 @@ def _skipped(self:_Sweep, t:Task, p:str, el:dict, slow_at:int) -> PrecisionTestR
     return _fail(p, f"skipped: < {self.settings.min_gops} GOPS at {slow_at}×{slow_at}", el['m'] * el['n'] * el['k'],
                  skipped=True)
 
-# %% ../nbs/31_calibrate.ipynb #37dd1d8f
+# %% ../nbs/31_calibrate.ipynb #638e4af0
 @patch
 def _slow_again(self:_Sweep, t:Task, p:str, el:dict, ws:dict) -> bool:
     "Whether a GEMM found too slow is too slow again, built and timed anew: one measurement never ends a sweep."
     time.sleep(0.2)                                               # let a neighbour's burst pass
-    return _too_slow(t, el, run_case(self.backend, t, p, ws, self.settings, self.peaks, self.peak_bw, {}), self.settings)
+    again = run_case(self.backend, t, p, ws, self.settings, self.peaks, self.peak_bw, {})
+    return _too_slow(t, el, again, self.settings)
 
 # %% ../nbs/31_calibrate.ipynb #0cfdece0
 @patch
