@@ -373,24 +373,35 @@ def _dram_bw(self:_Sweep, kernel:str, p:str) -> float:
     return max((r.measured_bandwidth_gbps or 0 for t in self.tasks if t.kernel == kernel and t.level == 'DRAM'
                 and (r := self.results[t].get(p)) and r.supported), default=0.)
 
-# %% ../nbs/31_calibrate.ipynb #03d4ee94
+# %% ../nbs/31_calibrate.ipynb #b3c0878e
+@patch
+def _odd(self:_Sweep, t:Task, p:str) -> Optional[str]:
+    "Why the result of `t` at `p` cannot be what the memory did (slower in a cache than from DRAM, or beyond its peak)."
+    r = self.results[t].get(p)
+    bw = r.measured_bandwidth_gbps if r is not None and r.supported else None
+    if not bw or t.level not in ('L1', 'L2', 'L3', 'DRAM'): return None
+    if t.level != 'DRAM' and bw < (dram := self._dram_bw(t.kernel, p)):
+        return (f"{_ODD}: {t.kernel} {size_label(t, p)} ({t.level}) {p} {bw:.1f} GB/s, below the {dram:.1f} GB/s it "
+                "reached from DRAM: per-call overhead, not the memory, sets it")
+    if t.level == 'DRAM' and self.peak_bw and bw > 1.1 * self.peak_bw:
+        return (f"{_ODD}: {t.kernel} {size_label(t, p)} (DRAM) {p} {bw:.1f} GB/s, above the device's theoretical "
+                f"{self.peak_bw:g} GB/s: the arrays may not have left the caches, or the preset's figure is wrong")
+    return None
+
+# %% ../nbs/31_calibrate.ipynb #d42afbf8
 @patch
 def check_plausible(self:_Sweep):
-    "Time again, then flag, results in a cache level slower than their kernel's DRAM figure."
+    "Time again, then flag, results the memory cannot have produced (`_odd`)."
     for p in self.precisions:
-        odd = [t for t in self.tasks if t.level in ('L1', 'L2', 'L3') and (r := self.results[t].get(p)) and r.supported
-               and r.measured_bandwidth_gbps and r.measured_bandwidth_gbps < self._dram_bw(t.kernel, p)]
+        odd = [t for t in self.tasks if self._odd(t, p)]
         ws = _workspace(self.backend, p, self.vec, self.mat)[0] if odd else {}
         for t in odd:
-            r = self.results[t][p] = remeasure(self.backend, t, p, ws, self.settings, self.peaks, self.peak_bw,
-                                               self.results[t][p], self.state[(t, p)])
-            if r.supported and r.measured_bandwidth_gbps < (dram := self._dram_bw(t.kernel, p)):
-                bw = r.measured_bandwidth_gbps
-                r.warnings.append(f"{_ODD}: {t.kernel} {size_label(t, p)} ({t.level}) {p} {bw:.1f} GB/s, below the "
-                                  f"{dram:.1f} GB/s it reached from DRAM: per-call overhead, not the memory, sets it")
-                _say(f"  ⚠ {r.warnings[-1]}", self.verbose, self.bar)
+            self.results[t][p] = remeasure(self.backend, t, p, ws, self.settings, self.peaks, self.peak_bw,
+                                           self.results[t][p], self.state[(t, p)])
+            if (why := self._odd(t, p)):
+                self.results[t][p].warnings.append(why); _say(f"  ⚠ {why}", self.verbose, self.bar)
 
-# %% ../nbs/31_calibrate.ipynb #baf695b2
+# %% ../nbs/31_calibrate.ipynb #1d7b0b4a
 def sweep(backend:Backend, # the framework's kernels (NumPy or PyTorch, CPU or CUDA)
           tasks:list[Task], # what to measure (`plan`)
           precisions:list[str], # canonical precision names
@@ -414,7 +425,7 @@ def sweep(backend:Backend, # the framework's kernels (NumPy or PyTorch, CPU or C
     bar.close()
     return sw.results
 
-# %% ../nbs/31_calibrate.ipynb #1c20c380
+# %% ../nbs/31_calibrate.ipynb #add20da9
 _REF = ('fp32', 'fp64', 'int32')
 
 def _ref_result(res:dict[str, PrecisionTestResult]) -> Optional[PrecisionTestResult]:
@@ -422,7 +433,7 @@ def _ref_result(res:dict[str, PrecisionTestResult]) -> Optional[PrecisionTestRes
     ok = {p: r for p, r in res.items() if r.supported}
     return next((ok[p] for p in _REF if p in ok), next(iter(ok.values()), None))
 
-# %% ../nbs/31_calibrate.ipynb #925cf5e3
+# %% ../nbs/31_calibrate.ipynb #f1ea8805
 def to_operation(task:Task, res:dict[str, PrecisionTestResult]) -> OperationCalibration:
     "The profile entry of one task."
     k, ref = KERNELS[task.kernel], _ref_result(res)
@@ -438,7 +449,7 @@ def to_operation(task:Task, res:dict[str, PrecisionTestResult]) -> OperationCali
         precision_results=res,
         extra_params={'group': k.group, 'reference_precision': ref.precision if ref else None})
 
-# %% ../nbs/31_calibrate.ipynb #2b05f4da
+# %% ../nbs/31_calibrate.ipynb #b09a4768
 def bandwidth_summary(results:dict[Task, dict[str, PrecisionTestResult]]) -> tuple[Optional[float], dict[str, float]]:
     "(DRAM triad bandwidth, best triad bandwidth per cache level), from the reference precision of each task."
     by_level = {}
@@ -450,7 +461,7 @@ def bandwidth_summary(results:dict[Task, dict[str, PrecisionTestResult]]) -> tup
     by_level = {k: round(by_level[k], 3) for k in sorted(by_level, key=lambda x: order.index(x) if x in order else 9)}
     return by_level.get('DRAM'), by_level
 
-# %% ../nbs/31_calibrate.ipynb #6e2c8fb8
+# %% ../nbs/31_calibrate.ipynb #1748e39d
 OPERATION_GROUPS = GROUPS + ('operators',)
 
 def _operations(spec, framework:str='numpy', quick:bool=False) -> list[str]:
@@ -467,11 +478,11 @@ def _operations(spec, framework:str='numpy', quick:bool=False) -> list[str]:
             "operator calibration (operations='operators') times PyTorch modules: use framework='pytorch'.")
     return [g for g in OPERATION_GROUPS if g in items]
 
-# %% ../nbs/31_calibrate.ipynb #63eafd11
+# %% ../nbs/31_calibrate.ipynb #a9d18f85
 class ParameterError(ValueError):
     "A calibration parameter of the wrong type (from Python, the CLI or papermill's `-p`)."
 
-# %% ../nbs/31_calibrate.ipynb #0212c5e5
+# %% ../nbs/31_calibrate.ipynb #37ae92f9
 _NAMES = "names such as 'fp32,bf16' (a comma-separated string or a list of strings)"
 
 def check_types(**params):
@@ -489,7 +500,7 @@ def check_types(**params):
         elif k in ('framework', 'power_mode') and v is not None and not isinstance(v, str):
             raise ParameterError(f"{k} must be a name (a string) or None, not {v!r} ({type(v).__name__}).")
 
-# %% ../nbs/31_calibrate.ipynb #10656d54
+# %% ../nbs/31_calibrate.ipynb #3941385a
 def check_runnable(precs:list[str], avail:list[str], framework:str, device:str):
     "`PrecisionError` naming each requested precision `framework` on `device` cannot run, and those it can."
     bad = [q for q in precs if q not in avail]
@@ -499,7 +510,7 @@ def check_runnable(precs:list[str], avail:list[str], framework:str, device:str):
                          f"It can run: {', '.join(avail)}. Drop those precisions" +
                          (", or use framework='pytorch'." if framework == 'numpy' else '.'))
 
-# %% ../nbs/31_calibrate.ipynb #52c34ac9
+# %% ../nbs/31_calibrate.ipynb #ea8f4130
 def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Backend, steady:bool,
                       verbose:bool) -> list[OperationCalibration]:
     "The operator grid's entries, when the run includes it (a PyTorch run): at fp32, bf16 and fp16 as requested."
@@ -510,13 +521,13 @@ def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Back
     return calibrate_operators([q for q in precs if q in ('fp32', 'bf16', 'fp16')] or ['fp32'], device, quick,
                                backend.torch, steady=steady)
 
-# %% ../nbs/31_calibrate.ipynb #dec66d1b
+# %% ../nbs/31_calibrate.ipynb #f23351aa
 def _clock(device:str, host:PlatformInfo, state:dict) -> Optional[float]:
     "The clock (MHz) the run took place at: the CPU's measured under load (else the OS's), or the GPU's."
     if device != 'cpu': return host.gpus[0].clock_mhz if host.gpus else None
     return state['clock_mhz'] or clock_under_load(0.5)
 
-# %% ../nbs/31_calibrate.ipynb #812b84ee
+# %% ../nbs/31_calibrate.ipynb #09e56284
 def _machine(before:dict, after:dict, verbose:bool) -> dict:
     "The machine's state before and after the sweep and what made it busy, said once when it was."
     busy = busy_reasons(before, after)
@@ -525,7 +536,7 @@ def _machine(before:dict, after:dict, verbose:bool) -> dict:
               "calibrate again on a quiet machine.")
     return dict(before=before, after=after, busy=busy)
 
-# %% ../nbs/31_calibrate.ipynb #adf8952d
+# %% ../nbs/31_calibrate.ipynb #85bf8d38
 def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> CalibrationMetadata:
     "Where, when and how the run was made: `run` holds what the run decided (framework, device, precisions ...)."
     d = backend.describe()
@@ -544,7 +555,7 @@ def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> Calibra
                    'sweep_seconds': run['sweep_seconds'], 'theoretical_source': p.sources, 'machine': run['machine']},
         warnings=run['warns'] + run['mode_warns'] + [f"busy machine: {r}" for r in run['machine']['busy']])
 
-# %% ../nbs/31_calibrate.ipynb #1e550b49
+# %% ../nbs/31_calibrate.ipynb #a616ca0c
 def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[float], results:dict,
               op_entries:list) -> HardwareCalibration:
     "The profile: every sweep result and operator entry, bandwidth by level, the precision matrix from the GEMMs."
@@ -561,7 +572,7 @@ def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[f
     meta.warnings += [w for res in results.values() for r in res.values() for w in r.warnings if w.startswith(_ODD)]
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #b5ca09e2
+# %% ../nbs/31_calibrate.ipynb #ae8653f2
 def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
               framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
               precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
@@ -602,12 +613,12 @@ def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'a
     if verbose: print('\n' + summary(cal))
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #ef886752
+# %% ../nbs/31_calibrate.ipynb #ea611cc0
 def _torch_version():
     m = sys.modules.get('torch')
     return getattr(m, '__version__', None)
 
-# %% ../nbs/31_calibrate.ipynb #f374acac
+# %% ../nbs/31_calibrate.ipynb #86194b59
 def device_spec(preset:Preset, host:PlatformInfo) -> dict:
     "The `spec.json` of a device: its preset and the platform detected when it was calibrated."
     return {
