@@ -35,7 +35,7 @@ class PowerMode(BaseModel):
     cpu_cores: Optional[int] = None
     tdp_w: Optional[float] = None
 
-# %% ../nbs/11_presets.ipynb #6e31e6c4
+# %% ../nbs/11_presets.ipynb #db65f22c
 class Preset(BaseModel):
     "A device's datasheet figures."
     model_config = ConfigDict(extra='allow', allow_inf_nan=False)
@@ -60,7 +60,7 @@ class Preset(BaseModel):
             if self.default_power_mode not in self.power_modes:
                 raise ValueError(
                     f"default_power_mode {self.default_power_mode!r} is not one of {list(self.power_modes)}")
-        elif not self.theoretical_peaks or (self.peak_bandwidth_gbps is None and not self.derived):
+        elif not self.derived and (not self.theoretical_peaks or self.peak_bandwidth_gbps is None):
             raise ValueError("a preset without power modes needs theoretical_peaks and peak_bandwidth_gbps")
         for peaks in [self.theoretical_peaks] + [m.theoretical_peaks for m in self.power_modes.values()]:
             for p in list(peaks): canonical(p)
@@ -128,7 +128,7 @@ def list_presets(folder=None) -> list[Preset]:
     "Every preset in `folder` (not 'auto'), sorted by name."
     return [load_preset(n, folder) for n in preset_names(folder) if n != 'auto']
 
-# %% ../nbs/11_presets.ipynb #073cc7ee
+# %% ../nbs/11_presets.ipynb #06ef2a7d
 class Core(BaseModel):
     "A CPU core calibkit knows: its FMA pipes (count, width in bits) and where those figures come from."
     name: str
@@ -149,7 +149,7 @@ X86_CORES = {
                            (0x00, 0xff, _ZEN(5, 512, 'AMD SOG 1Ah: 2 x 512-bit FMA pipes (full-width AVX-512)'))],
     ('GenuineIntel', 6): [(m, m, Core(name=n, fma_units=u, fma_bits=b, source=src)) for ms, n, u, b, src in (
         ((0x55,), 'Intel Skylake-SP / Cascade Lake', 2, 512, _SKX + '; Xeon Silver/Bronze and some Gold have one'),
-        ((0x6a, 0x6c), 'Intel Ice Lake-SP', 2, 512, _SKX),
+        ((0x6a, 0x6c), 'Intel Ice Lake-SP', 2, 512, _SKX), ((0xad, 0xae), 'Intel Granite Rapids', 2, 512, _SKX),
         ((0x8f, 0xcf), 'Intel Sapphire / Emerald Rapids', 2, 512, _SKX),
         ((0x97, 0x9a, 0xb7, 0xba, 0xbf), 'Intel Golden/Raptor Cove (Alder/Raptor Lake)', 2, 256,
          _GC + '; AVX-512 fused off; E-cores (half the rate) counted as P-cores: an upper bound'),
@@ -173,11 +173,11 @@ def identify_core(host:PlatformInfo) -> Optional[Core]:
     except (KeyError, ValueError): return None
     return next((c for lo, hi, c in X86_CORES.get((host.cpu_vendor, fam), []) if lo <= model <= hi), None)
 
-# %% ../nbs/11_presets.ipynb #faf9ebcb
-def _cpu_rates(flags:set, core:Optional[Core]) -> tuple[dict[str, float], str]:
-    "Theoretical FLOP (or int op) per cycle per core by precision, and how they were derived."
+# %% ../nbs/11_presets.ipynb #29e73ae7
+def _cpu_rates(flags:set, core:Core) -> tuple[dict[str, float], str]:
+    "Theoretical FLOP (or int op) per cycle per core of `core` by precision, and how they were derived."
     isa = 512 if 'avx512f' in flags else 256 if {'avx2', 'avx'} & flags else 128 if {'asimd', 'neon'} & flags else 64
-    width, units = (min(core.fma_bits, isa), core.fma_units) if core else (max(isa, 128), 2 if isa > 64 else 1)
+    width, units = min(core.fma_bits, isa), core.fma_units
     fp32 = width/32 * units * 2
     r = {'fp64': fp32/2, 'fp32': fp32}
     r['fp16'] = fp32*2 if ({'avx512_fp16', 'fphp', 'asimdhp'} & flags) else fp32
@@ -187,8 +187,7 @@ def _cpu_rates(flags:set, core:Optional[Core]) -> tuple[dict[str, float], str]:
     elif 'i8mm' in flags: r['int8'] = fp32*8
     elif {'avx512_vnni', 'avx_vnni', 'asimddp'} & flags: r['int8'] = fp32*4
     else: r['int8'] = fp32*2
-    basis = (f"{core.name}: {units} x {width}-bit FMA ({core.source})" if core else
-             f"core not in calibkit's table: {units} x {width}-bit FMA assumed from the ISA flags, so an estimate")
+    basis = f"{core.name}: {units} x {width}-bit FMA ({core.source})"
     return r, f"{basis} = {fp32:g} fp32 FLOP/cycle/core; " + ', '.join(f"{p} {v:g}" for p, v in r.items())
 
 # %% ../nbs/11_presets.ipynb #3b059098
@@ -199,10 +198,13 @@ def load_clock(host:PlatformInfo) -> tuple[float, str]:
         if v: return v, src
     return 1000.0, 'unknown: 1000 MHz assumed'
 
-# %% ../nbs/11_presets.ipynb #d4a59457
+# %% ../nbs/11_presets.ipynb #c2261915
 def derive_cpu_peaks(host:PlatformInfo) -> tuple[dict[str, float], str]:
-    "Theoretical peaks (GFLOPS/GOPS) of the host CPU and the derivation."
-    rates, how = _cpu_rates(set(host.isa_flags), identify_core(host))
+    "Theoretical peaks (GFLOPS/GOPS) of the host CPU and the derivation; none (unknown) for a core not in the table."
+    if (core := identify_core(host)) is None:
+        return {}, (f"unknown: this core ({host.cpu_model}; {host.cpu_vendor} {host.cpu_signature or 'no signature'}) "
+                    "is not in calibkit's table (presets.X86_CORES, ARM_CORES), so its FMA pipes and peaks are unknown")
+    rates, how = _cpu_rates(set(host.isa_flags), core)
     clock, src = load_clock(host)
     peaks = {p: round(host.physical_cores * r * clock/1000, 1) for p, r in rates.items()}
     return peaks, f"{host.physical_cores} cores x {clock:.0f} MHz ({src}) x FLOP/cycle/core; {how}"
@@ -231,7 +233,7 @@ def derive_gpu_peaks(gpu:GpuInfo) -> tuple[dict[str, float], str]:
     return p, (f"{gpu.sm_count} SMs x {clock:.0f} MHz x per-SM rate of sm_{cc.replace('.', '')} (fp32 {f32}, dense "
                f"fp16 Tensor Core {tc} FLOP/clk/SM)")
 
-# %% ../nbs/11_presets.ipynb #9131aad7
+# %% ../nbs/11_presets.ipynb #f13cce26
 def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> Preset:
     "A preset derived for `host`: its GPU when CUDA is available (or `device='cuda'`), else its CPU."
     host = host or detect(cuda=device != 'cpu', measure_clock=True)
@@ -255,10 +257,10 @@ def auto_preset(host:Optional[PlatformInfo]=None, device:Optional[str]=None) -> 
         hardware_id=f"{host.cpu_model} {host.logical_cores}cpu", theoretical_peaks=pk, derived=True,
         derivation=how, sources=[
             'derived from the detected CPU: ' + (f"{core.name} ({core.source})" if core else "a core not in calibkit's "
-            "table, FMA pipes assumed: estimates") + f"; {host.physical_cores} cores; clock {clock:.0f} MHz, {src}",
+            "table: peaks unknown") + f"; {host.physical_cores} cores; clock {clock:.0f} MHz, {src}",
             'DRAM peak unknown, so no bandwidth efficiency'])
 
-# %% ../nbs/11_presets.ipynb #2a639de0
+# %% ../nbs/11_presets.ipynb #d802e561
 def above_note(p:Preset) -> str:
     "The likely cause of a measurement above `p`'s theoretical peak, from how the peak was derived."
     d = p.derivation
@@ -266,9 +268,6 @@ def above_note(p:Preset) -> str:
         return (f"ℹ Likely cause: the preset's datasheet peak ({p.name}) assumes a lower clock or fewer units than "
                 "this device runs at in this power mode; check the preset against the device")
     if p.device == 'cuda': return f"ℹ Likely cause: the GPU boosts above the {d.split(' x ')[1]} its peak assumes"
-    if 'so an estimate' in d:
-        return ("ℹ Likely cause: this core is not in calibkit's table, so its FMA pipes were assumed and the peak is "
-                "an estimate (add the core to presets.X86_CORES or ARM_CORES)")
     if 'measured under load' not in d:
         return ("ℹ Likely cause: the peak assumes the clock the OS reports, not one measured under load, and the cores "
                 "run faster (boost)")
