@@ -105,19 +105,21 @@ def _stats(times, **kw) -> TimingResult:
                         ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / med if med > 0 else 0.,
                         samples=[float(x) for x in t], **kw)
 
-# %% ../nbs/02_timing.ipynb #d9f8b627
+# %% ../nbs/02_timing.ipynb #8b7a1783
 def combine(results:list[TimingResult]) -> TimingResult:
     """One result from several measurements of the same function taken at different moments (interleaved rounds): all
-    samples pooled."""
+    samples pooled, the 95% interval of the median widened to span every round's median."""
     if not results: raise ValueError("combine needs at least one TimingResult")
     if len(results) == 1: return results[0]
     last, calls = results[-1], [r.n * r.batch for r in results]
     faults = None if any(r.faults_per_call is None for r in results) else \
              sum(r.faults_per_call * c for r, c in zip(results, calls)) / sum(calls)
-    return _stats([s for r in results for s in r.samples], batch=max(r.batch for r in results),
-                  warmup=sum(r.warmup for r in results), stop_reason=last.stop_reason,
-                  resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
-                  faults_per_call=faults)
+    out = _stats([s for r in results for s in r.samples], batch=max(r.batch for r in results),
+                 warmup=sum(r.warmup for r in results), stop_reason=last.stop_reason,
+                 resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
+                 faults_per_call=faults)
+    lo, hi = min(out.ci_low_s, *(r.median_s for r in results)), max(out.ci_high_s, *(r.median_s for r in results))
+    return out.model_copy(update=dict(ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / out.median_s))
 
 # %% ../nbs/02_timing.ipynb #1bca86c0
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
