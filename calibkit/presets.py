@@ -88,11 +88,15 @@ def peaks(self:Preset, power_mode:Optional[str]=None) -> dict[str, float]:
     p = self.mode(power_mode)[1].theoretical_peaks
     return {k: p[k] for k in sort_precisions(p)}
 
-# %% ../nbs/11_presets.ipynb #3f5db1f8
+# %% ../nbs/11_presets.ipynb #68e82f1f
 def presets_dir() -> Path:
     "The presets folder: `$CALIBKIT_PRESETS`, else the repository's `presets/`."
     import calibkit
-    return Path(os.environ.get('CALIBKIT_PRESETS') or Path(calibkit.__file__).resolve().parent.parent/'presets')
+    if os.environ.get('CALIBKIT_PRESETS'): return Path(os.environ['CALIBKIT_PRESETS'])
+    if getattr(calibkit, '__file__', None) is None:        # a bare folder named calibkit shadows the package
+        raise PresetError(f"'calibkit' is imported from the folder {list(calibkit.__path__)[0]}, not the package "
+                          "(are you in the folder above a clone?): run from another folder, or set CALIBKIT_PRESETS.")
+    return Path(calibkit.__file__).resolve().parent.parent/'presets'
 
 # %% ../nbs/11_presets.ipynb #234bdefe
 def _read_preset(path:Path) -> Preset:
