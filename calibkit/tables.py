@@ -17,7 +17,7 @@ from .bench.kernels import Backend
 
 # %% auto #0
 __all__ = ['device_block', 'gemm_table', 'stream_table', 'precision_table', 'summary', 'printable', 'format_list',
-           'format_summary', 'compare_table']
+           'format_summary', 'entries_frame', 'compare_table']
 
 # %% ../nbs/30_tables.ipynb #e274b217
 _RULE = '=' * 80
@@ -162,7 +162,20 @@ def format_summary(entries:list) -> str:
         lines += [f"By {title}:"] + [f"  {printable(k):<32} {v}" for k, v in sorted(c.items())]
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #6383def9
+# %% ../nbs/30_tables.ipynb #9ef188bf
+def entries_frame(entries:list):
+    "A DataFrame of the listing: one row per calibration, its peaks in `peak_<precision>` columns (GFLOPS/GOPS)."
+    import pandas as pd
+    precs = sort_precisions({p for e in entries for p in e.peaks})
+    cols = ['hardware_id', 'device_kind', 'hardware_name', 'power_mode', 'freq_mhz', 'framework', 'date', 'dram_gbps',
+            *[f"peak_{p}" for p in precs], 'path', 'notebook']
+    rows = [dict(hardware_id=e.hardware_id, device_kind=getattr(e, 'device_kind', None), hardware_name=e.hardware_name,
+                 power_mode=e.power_mode, freq_mhz=e.freq_mhz, framework=e.framework, date=e.date.isoformat(),
+                 dram_gbps=e.dram_gbps, **{f"peak_{p}": e.peaks.get(p) for p in precs}, path=str(e.path),
+                 notebook=str(e.notebook) if e.notebook else None) for e in entries]
+    return pd.DataFrame(rows, columns=cols)
+
+# %% ../nbs/30_tables.ipynb #75b12319
 def compare_table(df, a_label:str='A', b_label:str='B') -> str:
     "The comparison as text: the median ratio per kernel and precision, then every row."
     if df.empty: return 'The two calibrations have no operation and precision in common.'
