@@ -193,7 +193,7 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #88f1f951
+# %% ../nbs/81_cli.ipynb #14992ba8
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -212,7 +212,10 @@ def cmd_estimate(args) -> int:
     else:
         e = estimate(args.model, args.hardware, **kw)
         print(e.summary())
-        if args.csv: e.to_dataframe().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
+        if args.csv: e.to_csv(args.csv); print(f"per-op rows written to {args.csv}")
+        if getattr(args, 'json', None): e.to_json(args.json); print(f"estimate written to {args.json}")
+        if getattr(args, 'trace', None):
+            e.to_chrome_trace(args.trace); print(f"Chrome trace written to {args.trace} (chrome://tracing, Perfetto)")
     return 0
 
 # %% ../nbs/81_cli.ipynb #51522075
@@ -315,7 +318,7 @@ def _sync_commands(sub):
         q.add_argument('--hardware', help='only this device')
         q.set_defaults(func=cmd_sync)
 
-# %% ../nbs/81_cli.ipynb #b8ac0c17
+# %% ../nbs/81_cli.ipynb #c01d961a
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -330,6 +333,8 @@ def _model_commands(sub):
     p.add_argument('--plot', help='with --validate: write the estimated-vs-measured plot here')
     p.add_argument('--force', action='store_true',
                    help='with --validate: measure even against a profile of another device (the report says so)')
+    p.add_argument('--json', help='write the estimate as JSON here (totals, subgraphs, ops)')
+    p.add_argument('--trace', help='write the estimate as a Chrome trace here (chrome://tracing, Perfetto)')
     p.set_defaults(func=cmd_estimate)
     p = sub.add_parser('docs', help='build the documentation site from the notebooks (offline)')
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
