@@ -494,13 +494,13 @@ def devices(self:RemoteRegistry) -> list[tuple[str, str]]:
     "(kind, hardware_id) of every device in the registry."
     return list(layout(self.require()))
 
-# %% ../nbs/41_registry.ipynb #1b973dd5
+# %% ../nbs/41_registry.ipynb #14f003bd
 @patch
 def check_target(self:RemoteRegistry):
     "Check, before anything is measured, that calibrations can be saved here: write and delete a probe object."
     probe = f".calibkit-write-check/{writer_tag()}.{os.urandom(4).hex()}"
     try: self.store.put(probe, b'calibkit checks it can write here before calibrating\n'); self.store.delete(probe)
-    except StoreError as e: raise RegistryError(f"Cannot save calibrations to {self.root}: {e}") from None
+    except StoreError as e: raise RegistryError(f"Cannot save calibrations there: {e}") from None
 
 # %% ../nbs/41_registry.ipynb #72469515
 @patch
@@ -549,7 +549,17 @@ def _spec(self:RemoteRegistry, kind:str, objs:dict, hw:str) -> Optional[dict]:
     try: return json.loads(self.store.read_many({rel: objs[rel]['etag']})[rel])
     except (TypeError, ValueError): return None
 
-# %% ../nbs/41_registry.ipynb #24b1735a
+# %% ../nbs/41_registry.ipynb #f32b35dd
+@patch
+def commit(self:RemoteRegistry, rel:str, data:bytes, c:dict, notebook:Optional[bytes]=None) -> bool:
+    "Create the notebook, the card `c` and then the profile `rel` (`data`); False when that profile existed already."
+    try:
+        if notebook is not None: self.store.create(rel[:-5] + '.ipynb', notebook)
+        self.store.create(rel.replace('/calibrations/', '/cards/'), json.dumps(c).encode())
+        return self.store.create(rel, data)                           # the commit: listed from here on
+    except StoreError as e: raise RegistryError(str(e)) from None
+
+# %% ../nbs/41_registry.ipynb #39b9c45c
 _KEY_MAX = 1024         # bytes in an S3 object key
 
 @patch
@@ -561,14 +571,10 @@ def _put_profile(self:RemoteRegistry, kind:str, hw:str, cal:HardwareCalibration,
     if len(self.store.key(rel).encode()) + 2 > _KEY_MAX:
         raise RegistryError(f"The profile's name {stem[:50]!r}... would make an object key longer than {_KEY_MAX} "
                             "bytes: use a shorter power mode name.")
-    try:
-        if notebook is not None: self.store.create(rel[:-5] + '.ipynb', Path(notebook).read_bytes())
-        self.store.create(f"{kind}/{hw}/cards/{stem}.json", json.dumps(card(cal)).encode())
-        self.store.create(rel, data)                                  # the commit: listed from here on
-    except StoreError as e: raise RegistryError(str(e)) from None
+    self.commit(rel, data, card(cal), None if notebook is None else Path(notebook).read_bytes())
     return self.url(rel)
 
-# %% ../nbs/41_registry.ipynb #923b18e5
+# %% ../nbs/41_registry.ipynb #f363eeb6
 @patch
 def save(self:RemoteRegistry, cal:HardwareCalibration, hardware_id:Optional[str]=None, spec:Optional[dict]=None,
          notebook=None) -> str:
@@ -584,7 +590,7 @@ def save(self:RemoteRegistry, cal:HardwareCalibration, hardware_id:Optional[str]
         except StoreError as e: raise RegistryError(str(e)) from None
     return url
 
-# %% ../nbs/41_registry.ipynb #e5ac0427
+# %% ../nbs/41_registry.ipynb #5aa95f07
 @patch
 def attach_notebook(self:RemoteRegistry, profile_path, notebook) -> str:
     "Upload the executed `notebook` beside the profile at `profile_path`, under the same stem."
@@ -593,13 +599,13 @@ def attach_notebook(self:RemoteRegistry, profile_path, notebook) -> str:
     except StoreError as e: raise RegistryError(str(e)) from None
     return self.url(rel)
 
-# %% ../nbs/41_registry.ipynb #55cde800
+# %% ../nbs/41_registry.ipynb #a81d5fad
 def _card_entry(data, kind:str, hw:str) -> Optional[CalibrationEntry]:
     "The entry the stored card `data` describes, or None when it is not a card."
     try: return _from_card(json.loads(data), '', kind, hw)
     except (TypeError, ValueError, KeyError, AttributeError): return None
 
-# %% ../nbs/41_registry.ipynb #5243a138
+# %% ../nbs/41_registry.ipynb #bab1b710
 @patch
 def _cards(self:RemoteRegistry, lay:dict, want:Optional[str], framework:Optional[str]) -> list:
     "(kind, hw, stem, entry) of each profile to list; a card that is missing or bad is rebuilt from its profile."
@@ -618,7 +624,7 @@ def _cards(self:RemoteRegistry, lay:dict, want:Optional[str], framework:Optional
         except ProfileError as e: warnings.warn(f"skipped {e}", stacklevel=4)
     return out
 
-# %% ../nbs/41_registry.ipynb #55b98a15
+# %% ../nbs/41_registry.ipynb #e6fd6707
 @patch
 def list_calibrations(self:RemoteRegistry, hardware:Optional[str]=None, framework:Optional[str]=None,
                       power_mode:Optional[str]=None) -> list[CalibrationEntry]:
@@ -631,7 +637,7 @@ def list_calibrations(self:RemoteRegistry, hardware:Optional[str]=None, framewor
         out.append(e)
     return sorted(out, key=lambda e: (e.hardware_id, -e.date.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #e3ab820d
+# %% ../nbs/41_registry.ipynb #7efaa0f0
 def _may_fit(want:_Filter, f:dict) -> bool:
     "Whether a profile whose name has the fields `f` (`parse_stem`) may pass `want` (a name cannot say for sure)."
     t = datetime.strptime(f['stamp'], '%Y%m%dT%H%M%SZ').replace(tzinfo=timezone.utc)    # the date, to the second
@@ -640,7 +646,7 @@ def _may_fit(want:_Filter, f:dict) -> bool:
                 or (want.freq_mhz and f['freq_mhz'] != want.freq_mhz)
                 or (want.until and t > want.until) or (want.since and t.timestamp() + 1 <= want.since.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #ed585cad
+# %% ../nbs/41_registry.ipynb #36868198
 @patch
 def _newest(self:RemoteRegistry, k:str, h:str, d:dict, left:set, want:_Filter) -> tuple[Optional[str], list]:
     "(The newest of profiles `left` of device `k/h` that may pass `want`, or None; the group it was chosen from)."
@@ -652,7 +658,7 @@ def _newest(self:RemoteRegistry, k:str, h:str, d:dict, left:set, want:_Filter) -
     dated = [(e.date, s) for _, _, s, e in self._cards(sub, h, None) if want.fits_entry(e)]   # one second, many
     return (max(dated)[1] if dated else None), group
 
-# %% ../nbs/41_registry.ipynb #1604602f
+# %% ../nbs/41_registry.ipynb #3db659b8
 @patch
 def load(self:RemoteRegistry, hardware_id:str, power_mode:Optional[str]=None, framework:Optional[str]=None,
          freq_mhz:Optional[int]=None, since=None, until=None) -> HardwareCalibration:
@@ -670,7 +676,7 @@ def load(self:RemoteRegistry, hardware_id:str, power_mode:Optional[str]=None, fr
         if want.fits(cal.metadata): return cal                       # the card may say less than the profile
     raise want.nothing(hardware_id, sorted(d['profiles']), bad)
 
-# %% ../nbs/41_registry.ipynb #e89b70cf
+# %% ../nbs/41_registry.ipynb #f19929ae
 @patch
 def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
     "Planned (or, with `apply`, done) moves of legacy `<device>/calibration.json` objects into `calibrations/`."
@@ -688,7 +694,7 @@ def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
         self.store.delete(src)
     return moves
 
-# %% ../nbs/41_registry.ipynb #f009e344
+# %% ../nbs/41_registry.ipynb #a22e5ff0
 def papermill_output_path(proc=None) -> Optional[Path]:
     "The output notebook of the papermill run executing this kernel, or None when not run by papermill."
     try:

@@ -14,7 +14,7 @@ from platformdirs import user_cache_dir
 from .schema import atomic_write_text, create_new
 
 # %% auto #0
-__all__ = ['TAG_LEN', 'StoreError', 'is_url', 'local_path', 'content_tag', 'split_tag', 'ObjectStore', 'LocalStore', 'open_store']
+__all__ = ['TAG_LEN', 'StoreError', 'is_url', 'local_path', 'content_tag', 'split_tag', 'ObjectStore', 'LocalStore']
 
 # %% ../nbs/40_store.ipynb #c7280a27
 class StoreError(ValueError):
@@ -131,7 +131,7 @@ def _cached(self:ObjectStore, rel:str, etag:Optional[str]) -> Path:
     h = hashlib.sha256(f"{self.url_of(rel)}\n{etag}".encode()).hexdigest()
     return self.cache/h[:2]/h[2:]
 
-# %% ../nbs/40_store.ipynb #ab910bde
+# %% ../nbs/40_store.ipynb #8e95f4b0
 @patch
 def read_many(self:ObjectStore, rels:dict, keep:bool=True) -> dict:
     "`{rel: bytes, or the exception reading it raised}` for `rels` (`{rel: etag}` or names), cache misses together."
@@ -145,8 +145,7 @@ def read_many(self:ObjectStore, rels:dict, keep:bool=True) -> dict:
     except Exception as e: got = [e] * len(todo)
     for r, v in zip(todo, got):
         out[r] = v
-        if keep and isinstance(v, bytes) and rels[r]:
-            atomic_write_text(self._cached(r, rels[r]), v.decode('utf-8', 'replace'))
+        if keep and isinstance(v, bytes) and rels[r]: create_new(self._cached(r, rels[r]), v)    # byte for byte
     return out
 
 # %% ../nbs/40_store.ipynb #d256d689
@@ -182,8 +181,3 @@ def read_many(self:LocalStore, rels:dict, keep:bool=True) -> dict:
         try: out[r] = (self.root/r).read_bytes()
         except OSError as e: out[r] = e
     return out
-
-# %% ../nbs/40_store.ipynb #c0df9103
-def open_store(root, **storage_options):
-    "The store of a registry location: an `ObjectStore` for a remote URL, else a `LocalStore`."
-    return ObjectStore(root, **storage_options) if is_url(root) else LocalStore(root)

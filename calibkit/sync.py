@@ -75,22 +75,23 @@ def _spec(reg, rel:str, info) -> tuple[Optional[bytes], Optional[dict]]:
     try: return data, json.loads(data)
     except (TypeError, ValueError): return None, None
 
-# %% ../nbs/42_sync.ipynb #0ef862e5
+# %% ../nbs/42_sync.ipynb #4c8a3f45
 def _copy(s, d, rel:str, out:str, data:bytes, cal, has_nb:bool) -> bool:
-    "Create the profile `out` in `d` from `rel` in `s`: notebook and card first, the profile last; False when taken."
-    if has_nb:
-        nb = s.store.read_many([rel[:-5] + '.ipynb'])[rel[:-5] + '.ipynb']
-        if isinstance(nb, bytes): d.store.create(out[:-5] + '.ipynb', nb)
-    if _remote(d): d.store.create(out.replace('/calibrations/', '/cards/'), json.dumps(card(cal)).encode())
+    "Create the profile `out` in `d` from `rel` in `s`, its notebook (and card) first; False when it was taken."
+    nb = s.store.read_many([rel[:-5] + '.ipynb'])[rel[:-5] + '.ipynb'] if has_nb else None
+    nb = nb if isinstance(nb, bytes) else None
+    if _remote(d): return d.commit(out, data, card(cal), nb)
+    if nb is not None: d.store.create(out[:-5] + '.ipynb', nb)
     return d.store.create(out, data)
 
-# %% ../nbs/42_sync.ipynb #a9a84246
+# %% ../nbs/42_sync.ipynb #c2f1cef8
 def _sync_one(s, d, rel:str, st:str, data, sd:dict, dd:dict, have:dict, rep:SyncReport):
     "Copy the profile `rel` (named `st`, content `data`) of `s` into `d` unless `have` (digest: name) has it."
-    if isinstance(data, bytes) and (tag := content_tag(data)) in have: rep.same.append(rel); return
+    tag = content_tag(data) if isinstance(data, bytes) else None
+    if tag in have: rep.same.append(rel); return
     try: cal = profile_from_bytes(data, s.store.url_of(rel))
     except ProfileError as e: rep.unreadable.append(str(e)); return
-    base, tag = rel.rsplit('/calibrations/', 1)[0], content_tag(data)
+    base = rel.rsplit('/calibrations/', 1)[0]
     out = f"{base}/calibrations/{calibration_stem(cal)}_{tag}.json" if _remote(d) else rel
     if out.rsplit('/', 1)[1][:-5] in dd['profiles']:
         rep.conflicts.append(f"{d.store.url_of(out)}: a different profile has that name; not overwritten"); return
