@@ -1044,7 +1044,48 @@ def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #86852d16
+# %% ../nbs/50_graph.ipynb #37e41442
+def _onnx_feeds(m, x, shapes:dict[str, tuple]) -> dict[str, np.ndarray]:
+    "Inputs for one run of `m`: the example's own tensors where it gives them, else noise (floats) or zeros at `shapes`."
+    names = list(shapes)
+    vals = x if isinstance(x, dict) else {names[0]: x} if hasattr(x, 'shape') else \
+        dict(zip(names, x)) if isinstance(x, (tuple, list)) else {}
+    dtypes = {i.name: _onnx_dtype(i.type.tensor_type.elem_type) for i in m.graph.input}
+    out = {}
+    for k, s in shapes.items():
+        v, t = vals.get(k), dtypes[k]
+        if not hasattr(v, 'shape'):
+            v = torch.randn(s, dtype=t) if t.is_floating_point else torch.zeros(s, dtype=t)
+        out[k] = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+    return out
+
+# %% ../nbs/50_graph.ipynb #058746e2
+def _onnx_measured(model, m, feeds:dict, names:list[str]) -> dict[str, tuple]:
+    "name -> (dims, dtype) of the tensors `names`, from one onnxruntime run of `m`; {} when it is absent or cannot run."
+    try: import onnxruntime as ort
+    except ImportError: return {}
+    onnx = _onnx()
+    from onnx.external_data_helper import load_external_data_for_model
+    try:
+        mm = onnx.ModelProto(); mm.CopyFrom(m)
+        if not isinstance(model, onnx.ModelProto): load_external_data_for_model(mm, str(Path(model).parent))
+        have = {o.name for o in mm.graph.output}
+        mm.graph.output.extend(onnx.ValueInfoProto(name=k) for k in names if k not in have)
+        opts = ort.SessionOptions()
+        opts.log_severity_level, opts.graph_optimization_level = 3, ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        with quiet():
+            run = ort.InferenceSession(mm.SerializeToString(), opts, providers=['CPUExecutionProvider'])
+            vals = run.run(names, feeds)
+    except Exception: return {}                 # no weights, an op it lacks, a model over protobuf's 2 GB: left open
+    return {k: (tuple(int(d) for d in v.shape), torch.from_numpy(np.asarray(v)).dtype) for k, v in zip(names, vals)}
+
+# %% ../nbs/50_graph.ipynb #9ec03230
+def _onnx_open(g, types:dict) -> list[str]:
+    "The tensors the nodes of graph `g` (not their bodies) produce whose shape is not fully known."
+    known = lambda x: x in types and all(isinstance(d, int) for d in types[x][0]) and types[x][1] is not None
+    return [x for n in g.node for x in n.output if x and not known(x)]
+
+# %% ../nbs/50_graph.ipynb #8ef4c383
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     "(users, first inputs) of the ops, following tensor names."
     producer = {x: o.name for n, o in zip(nodes, ops) for x in n.output if x}
@@ -1054,7 +1095,7 @@ def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     first = {o.name: next((producer[x] for x in n.input if x in producer), None) for n, o in zip(nodes, ops)}
     return users, first
 
-# %% ../nbs/50_graph.ipynb #e706e662
+# %% ../nbs/50_graph.ipynb #1e5701a5
 def _onnx_names(nodes:list) -> list[str]:
     "A unique name per node: its own, else its type and index."
     seen, out = set(), []
@@ -1064,7 +1105,7 @@ def _onnx_names(nodes:list) -> list[str]:
         seen.add(name); out.append(name)
     return out
 
-# %% ../nbs/50_graph.ipynb #8031d019
+# %% ../nbs/50_graph.ipynb #c6b494be
 def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
               example_input=None, # a tensor or shape (first input), a tuple of them, or a dict by input name
               name:Optional[str]=None, # the name reports use (default: the file's stem, or the graph's name)
@@ -1075,6 +1116,8 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
     shapes = bind_shapes(declared, _onnx_given(example_input, list(declared)))
     g, folded = _onnx_inferred(m, shapes)
     types, const, nodes = _onnx_tensors(g), _onnx_constants(m.graph) | folded, list(m.graph.node)
+    if (open_ := _onnx_open(m.graph, types)):
+        types.update(_onnx_measured(model, m, _onnx_feeds(m, example_input, shapes), open_))
     ops = [_onnx_op(n, k, types, const) for n, k in zip(nodes, _onnx_names(nodes))]
     users, first = _onnx_links(nodes, ops)
     stem = Path(model).stem if isinstance(model, (str, Path)) else None
@@ -1082,7 +1125,7 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
                  input_shape=next(iter(shapes.values())) if len(shapes) == 1 else shapes, users=users,
                  first_input=first, uncaptured=_onnx_uncaptured(nodes, ops, types))
 
-# %% ../nbs/50_graph.ipynb #2de3e155
+# %% ../nbs/50_graph.ipynb #e4fbd39c
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -1105,14 +1148,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #bc1c0d00
+# %% ../nbs/50_graph.ipynb #aef04003
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #2350bd37
+# %% ../nbs/50_graph.ipynb #2cf87a96
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -1126,7 +1169,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #4ce1d723
+# %% ../nbs/50_graph.ipynb #b7a992cc
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
