@@ -1044,9 +1044,9 @@ def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #37e41442
+# %% ../nbs/50_graph.ipynb #f61019aa
 def _onnx_feeds(m, x, shapes:dict[str, tuple]) -> dict[str, np.ndarray]:
-    "Inputs for one run of `m`: the example's own tensors where it gives them, else noise (floats) or zeros at `shapes`."
+    "Inputs for a run of `m`: the example's own tensors where it gives them, else noise (floats) or zeros at `shapes`."
     names = list(shapes)
     vals = x if isinstance(x, dict) else {names[0]: x} if hasattr(x, 'shape') else \
         dict(zip(names, x)) if isinstance(x, (tuple, list)) else {}
