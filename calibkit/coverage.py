@@ -311,7 +311,7 @@ def plot(self:CoverageReport, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/61_coverage.ipynb #00580545
+# %% ../nbs/61_coverage.ipynb #f28ba624
 def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
             hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
             precision:str='fp32', # the precision the model runs at
@@ -333,6 +333,7 @@ def analyze(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision mod
     if g.uncaptured:
         warns.append(f"not captured (no tracer takes them; their share of the latency is unknown): "
                      f"{'; '.join(g.uncaptured)}")
+    if (note := g.folded_note()): warns.append(note)
     ops = [cover_op(o, lk, precision, sub_of[o.name]) for o in g.ops]
     m = cal.metadata
     return CoverageReport(model=g.model, hardware=hw, power_mode=m.power_mode or 'default',

@@ -320,7 +320,7 @@ def match_warnings(self:Estimate) -> list[str]:
                    "the bytes) have no calibration entry (MISSING): timed at the dispatch overhead only")
     return out
 
-# %% ../nbs/62_estimate.ipynb #74a3c15a
+# %% ../nbs/62_estimate.ipynb #09c9f088
 @patch
 def summary(self:Estimate) -> str:
     "Totals, bounds and the most expensive op types; what is not in the total, and what the estimate rests on."
@@ -336,6 +336,7 @@ def summary(self:Estimate) -> str:
     if self.graph is not None and self.graph.uncaptured:
         lines.append("  ⚠ not in the total (not captured; their latency is unknown): " +
                      '; '.join(self.graph.uncaptured))
+    if self.graph is not None and (note := self.graph.folded_note()): lines.append(f"  note: {note}")
     return '\n'.join(lines + self.match_warnings())
 
 # %% ../nbs/62_estimate.ipynb #ef76d1d5

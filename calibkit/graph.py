@@ -545,7 +545,7 @@ def trace(model:nn.Module, x) -> tuple[fx.GraphModule, str, set]:
             f"({_first_line(ex_err)}). Make the forward traceable (no Python control flow on tensor values), "
             "or pass a torch.fx.GraphModule.") from None
 
-# %% ../nbs/50_graph.ipynb #e3ac4627
+# %% ../nbs/50_graph.ipynb #555e45b6
 @dataclass
 class Graph:
     "A model's ops in execution order, with who consumes whom (for fusion)."
@@ -566,6 +566,10 @@ class Graph:
     def mac_flops(self) -> float: return sum(o.mac_flops for o in self.ops)
     @property
     def flops(self) -> float: return sum(o.flops for o in self.ops)
+    @property
+    def folded_mac_flops(self) -> float:
+        "GEMM-like FLOPs of ops computed from constants alone (ONNX): a runtime folds them at load, so not costed."
+        return sum(o.params.get('folded_mac_flops', 0.) for o in self.ops)
 
 # %% ../nbs/50_graph.ipynb #6354bab1
 def _classify(node, mod) -> tuple[OperationType, str]:
@@ -588,11 +592,13 @@ def _arg_nodes(node) -> list:
     fx.node.map_arg((node.args, node.kwargs), lambda n: out.append(n) or n)
     return out
 
-# %% ../nbs/50_graph.ipynb #fb1680ca
+# %% ../nbs/50_graph.ipynb #d756ef27
 def _operands(node, weights_ph:set) -> tuple[list, list]:
-    "(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order."
+    """(activation tensors, weight tensors) `node` reads, as (shape, dtype) pairs in argument order. What a module is
+    called on is its input even when a buffer (timm's Swin V2 runs an MLP on a table of coordinates): its weights are
+    its own parameters."""
     nodes = _arg_nodes(node)
-    is_w = lambda a: a.name in weights_ph or a.op == 'get_attr'
+    is_w = lambda a: node.op != 'call_module' and (a.name in weights_ph or a.op == 'get_attr')
     return [t for a in nodes if not is_w(a) for t in _out(a)], [t for a in nodes if is_w(a) for t in _out(a)]
 
 # %% ../nbs/50_graph.ipynb #5a775f68
@@ -694,7 +700,7 @@ def reference_flops(model:nn.Module, x) -> int:  # x: a tensor, a tuple of tenso
         call(model, x)  # no fused MHA fast path: every op counted
     return fc.get_total_flops()
 
-# %% ../nbs/50_graph.ipynb #748b16a7
+# %% ../nbs/50_graph.ipynb #8dc99e61
 def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
     "Run `model` on `x` once: the (args, kwargs) of every call of every submodule, by module path."
     calls, hooks = {}, []
@@ -709,7 +715,7 @@ def record_calls(model:nn.Module, x) -> dict[str, list[tuple]]:
         for h in hooks: h.remove()
     return calls
 
-# %% ../nbs/50_graph.ipynb #30d6b85f
+# %% ../nbs/50_graph.ipynb #a467fc69
 def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[list, list[str]]:
     "(captured (tag, graph) pieces, uncaptured parts) of the submodule at `path` (tried whole first if `whole`)."
     m = model.get_submodule(path) if path else model
@@ -730,7 +736,7 @@ def _pieces(model:nn.Module, calls:dict, path:str, whole:bool=True) -> tuple[lis
         got += g; lost += l
     return got, lost
 
-# %% ../nbs/50_graph.ipynb #8c620409
+# %% ../nbs/50_graph.ipynb #268985e3
 def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     "One graph of the captured `pieces`, op names prefixed with their piece's tag, `lost` named as uncaptured."
     ops, users, first = [], {}, {}
@@ -742,7 +748,7 @@ def _merged(name:str, x, pieces:list, lost:list[str]) -> Graph:
     return Graph(model=name, ops=ops, tracer='partial', input_shape=input_shapes(x), users=users,
                  first_input=first, uncaptured=lost)
 
-# %% ../nbs/50_graph.ipynb #6aee48fe
+# %% ../nbs/50_graph.ipynb #d289e572
 def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     "The graph of what can be traced of `model`, piece by piece; the original `ModelError` when nothing can."
     calls = record_calls(model, x)
@@ -750,7 +756,7 @@ def _partial(model:nn.Module, x, name:Optional[str]) -> Graph:
     if not pieces: _whole(model, x, name)                           # raises the whole model's error
     return _merged(name or type(model).__name__, x, pieces, lost)
 
-# %% ../nbs/50_graph.ipynb #2490d91a
+# %% ../nbs/50_graph.ipynb #0befed1f
 def _onnx():
     "The `onnx` package, or a `ModelError` that says how to install it."
     try: import onnx
@@ -758,7 +764,7 @@ def _onnx():
         raise ModelError("Reading an ONNX model needs the onnx package: pip install 'calibkit[onnx]'.") from None
     return onnx
 
-# %% ../nbs/50_graph.ipynb #5acef98d
+# %% ../nbs/50_graph.ipynb #c67fd00f
 def _load_small(model, folder:Path):
     "Loads the small initializers kept in external data files (shape computations read them); weights stay out."
     onnx = _onnx()
@@ -770,7 +776,7 @@ def _load_small(model, folder:Path):
         t.data_location = onnx.TensorProto.DEFAULT
         del t.external_data[:]
 
-# %% ../nbs/50_graph.ipynb #2c786d2a
+# %% ../nbs/50_graph.ipynb #a9ecb400
 def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
              ):
     "The ONNX model `model` with its local functions inlined; one `ModelError` for a missing or unreadable file."
@@ -786,7 +792,7 @@ def read_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
         _load_small(model, p.parent)
     return onnx.inliner.inline_local_functions(model) if model.functions else model
 
-# %% ../nbs/50_graph.ipynb #7af4284f
+# %% ../nbs/50_graph.ipynb #b9e45acc
 _ONNX_DTYPES = {'FLOAT': torch.float32, 'FLOAT16': torch.float16, 'BFLOAT16': torch.bfloat16, 'DOUBLE': torch.float64,
            'INT8': torch.int8, 'UINT8': torch.uint8, 'INT16': torch.int16, 'UINT16': torch.uint16,
            'INT32': torch.int32, 'UINT32': torch.uint32, 'INT64': torch.int64, 'UINT64': torch.uint64,
@@ -801,17 +807,17 @@ def _onnx_dtype(elem_type:int):
     name = onnx.TensorProto.DataType.Name(elem_type)
     return _ONNX_DTYPES.get(name) or onnx.helper.tensor_dtype_to_np_dtype(elem_type)
 
-# %% ../nbs/50_graph.ipynb #6b88fa43
+# %% ../nbs/50_graph.ipynb #75ef3f0b
 def _onnx_dims(shape) -> tuple:
     "The dims of a TensorShapeProto: ints, the names of symbolic dims, None for dims with neither."
     return tuple(d.dim_value if d.HasField('dim_value') else (d.dim_param or None) for d in shape.dim)
 
-# %% ../nbs/50_graph.ipynb #31d4cf7e
+# %% ../nbs/50_graph.ipynb #b184af5a
 def _show_dims(dims:tuple) -> str:
     "`dims` as the messages show them: `(batch, 3, ?)`."
     return '(' + ', '.join('?' if d is None else str(d) for d in dims) + ')'
 
-# %% ../nbs/50_graph.ipynb #87ccf8bf
+# %% ../nbs/50_graph.ipynb #f2f90083
 def _onnx_tensors(g) -> dict[str, tuple]:
     "name -> (dims, dtype) of each tensor of graph `g` with a known shape: inputs, values, outputs, initializers."
     out = {}
@@ -822,7 +828,7 @@ def _onnx_tensors(g) -> dict[str, tuple]:
     out.update({i.name: (tuple(i.dims), _onnx_dtype(i.data_type)) for i in g.initializer})
     return out
 
-# %% ../nbs/50_graph.ipynb #91945a21
+# %% ../nbs/50_graph.ipynb #cf3d21e0
 def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
                ) -> dict[str, tuple]:
     "name -> declared dims of each input the model takes (old-style initializers listed as inputs left out)."
@@ -830,7 +836,7 @@ def onnx_inputs(model, # the path of an .onnx file, or an onnx.ModelProto
     inits = {i.name for i in g.initializer}
     return {i.name: _onnx_dims(i.type.tensor_type.shape) for i in g.input if i.name not in inits}
 
-# %% ../nbs/50_graph.ipynb #0360be14
+# %% ../nbs/50_graph.ipynb #ce5068a5
 def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
     "The shapes example input `x` gives, by input name."
     shape = lambda v: tuple(int(d) for d in (v.shape if hasattr(v, 'shape') else v))
@@ -847,7 +853,7 @@ def _onnx_given(x, names:list[str]) -> dict[str, tuple]:
                          "one shape per input, in that order, or a dict by name.")
     return {k: shape(v) for k, v in zip(names, x)}
 
-# %% ../nbs/50_graph.ipynb #7191e71f
+# %% ../nbs/50_graph.ipynb #ec678ab4
 def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
                 given:dict[str, tuple], # input name -> the shape to use
                ) -> dict[str, tuple]:
@@ -869,7 +875,7 @@ def bind_shapes(declared:dict[str, tuple], # input name -> its dims in the file
         out[k] = dims
     return out
 
-# %% ../nbs/50_graph.ipynb #062985bd
+# %% ../nbs/50_graph.ipynb #769027e9
 _ONNX_SMALL = 1 << 16     # elements: constants up to this size are evaluated, larger ones are weights
 
 def _onnx_skeleton(m, shapes:dict[str, tuple]):
@@ -885,7 +891,7 @@ def _onnx_skeleton(m, shapes:dict[str, tuple]):
     graph = onnx.helper.make_graph(g.node, g.name, inputs, g.output, small)
     return onnx.helper.make_model(graph, opset_imports=m.opset_import, ir_version=m.ir_version)
 
-# %% ../nbs/50_graph.ipynb #33668ee6
+# %% ../nbs/50_graph.ipynb #e94dc993
 _ONNX_NO_FOLD = {'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli',
             'Dropout', 'If', 'Loop', 'Scan', 'SequenceMap'}
 
@@ -903,13 +909,13 @@ def _onnx_evaluate(n, types:dict, values:dict, opset:int) -> Optional[list]:
     except Exception: return None                               # an op the reference cannot run: left to inference
     return outs if all(o.size <= _ONNX_SMALL for o in outs) else None
 
-# %% ../nbs/50_graph.ipynb #05724e31
+# %% ../nbs/50_graph.ipynb #1cbf9d89
 def _onnx_reference():
     "ONNX's reference implementation (imported on first use: it loads every op)."
     import onnx.reference
     return onnx.reference
 
-# %% ../nbs/50_graph.ipynb #6351d60b
+# %% ../nbs/50_graph.ipynb #1d51a47e
 def _onnx_fold(sk, values:dict, opset:int) -> bool:
     "Evaluates into `values` what of skeleton `sk` computes shapes; folded nodes become `Constant`s. Whether any did."
     onnx, nodes, types, changed = _onnx(), [], _onnx_tensors(sk.graph), False
@@ -923,7 +929,7 @@ def _onnx_fold(sk, values:dict, opset:int) -> bool:
     if changed: del sk.graph.node[:]; sk.graph.node.extend(nodes)
     return changed
 
-# %% ../nbs/50_graph.ipynb #7c68a523
+# %% ../nbs/50_graph.ipynb #8d75179e
 def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
     "(graph with every shape inference and folding settle, names of the tensors folded) of model `m`."
     onnx = _onnx()
@@ -938,7 +944,7 @@ def _onnx_inferred(m, shapes:dict[str, tuple]) -> tuple:
         if not _onnx_fold(sk, values, opset): break
     return sk.graph, set(values)
 
-# %% ../nbs/50_graph.ipynb #fa443aab
+# %% ../nbs/50_graph.ipynb #006bf8de
 _ONNX_BY_TYPE = {
     OT.CONV2D: 'Conv ConvTranspose ConvInteger QLinearConv', OT.LINEAR: 'Gemm',
     OT.MATMUL: 'MatMul MatMulInteger QLinearMatMul Einsum', OT.MULTIHEAD_ATTENTION: 'Attention',
@@ -964,7 +970,7 @@ _ONNX_BY_TYPE = {
 }
 ONNX_TYPES = {n: t for t, names in _ONNX_BY_TYPE.items() for n in names.split()}
 
-# %% ../nbs/50_graph.ipynb #0a70a420
+# %% ../nbs/50_graph.ipynb #c729f2fa
 def _onnx_constants(g) -> set[str]:
     "The tensors of graph `g` known before any input arrives."
     const = {i.name for i in g.initializer}
@@ -972,7 +978,7 @@ def _onnx_constants(g) -> set[str]:
         if n.op_type == 'Constant' or (n.input and all(i in const for i in n.input if i)): const.update(n.output)
     return const
 
-# %% ../nbs/50_graph.ipynb #168a4a40
+# %% ../nbs/50_graph.ipynb #73b5b267
 _ONNX_POSITIONS = {'Conv': (0, 1, 2), 'ConvTranspose': (0, 1, 2), 'ConvInteger': (0, 1), 'QLinearConv': (0, 3, 8),
               'MatMul': (0, 1), 'MatMulInteger': (0, 1), 'QLinearMatMul': (0, 3), 'Gemm': (0, 1, 2)}
 
@@ -980,7 +986,7 @@ def _onnx_attrs(n) -> dict:
     "The attributes of node `n` by name, as Python values."
     return {a.name: _onnx().helper.get_attribute_value(a) for a in n.attribute}
 
-# %% ../nbs/50_graph.ipynb #787bb9ba
+# %% ../nbs/50_graph.ipynb #85e982e6
 def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
     "(type, activations, weights) of node `n`: the type a product or convolution takes from its operands."
     t = ONNX_TYPES.get(n.op_type, OT.UNKNOWN)
@@ -999,7 +1005,7 @@ def _onnx_operands(n, types:dict, const:set) -> tuple[OT, list, list]:
         ins, wts = ins + wts[:1], wts[1:]
     return t, ins, wts
 
-# %% ../nbs/50_graph.ipynb #47d60b5f
+# %% ../nbs/50_graph.ipynb #86de6f01
 def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     "The final type of node `n`: folded when it computes from constants alone, a view for a cast to the same dtype."
     folded = all(o in const for o in n.output if o) or all(i in const for i in n.input if i)
@@ -1007,13 +1013,20 @@ def _onnx_typed(n, t:OT, ins:list, outs:list, const:set) -> OT:
     if n.op_type in ('Cast', 'CastLike') and ins and outs and ins[0] == outs[0]: return OT.VIEW
     return t
 
-# %% ../nbs/50_graph.ipynb #f5064c8c
+# %% ../nbs/50_graph.ipynb #c8354350
+def _folded_mac_flops(t:OT, args:list, ins:list, outs:list, wts:list) -> float:
+    "The GEMM-like FLOPs of an op of type `t` computed from constants alone, were it run (runtimes fold it at load)."
+    twin = Op('folded', t, '', [s for s, _ in ins], outs[0][0] if outs else None, 'float32')
+    fill_costs(twin, None, args, ins, outs, wts)
+    return twin.mac_flops
+
+# %% ../nbs/50_graph.ipynb #d47ad654
 def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     "The `Op` of ONNX node `n`."
     kind = n.op_type if n.domain in ('', 'ai.onnx') else f'{n.domain}.{n.op_type}'
     t, ins, wts = _onnx_operands(n, types, const) if kind == n.op_type else (OT.UNKNOWN, [], [])
     outs = [types[x] for x in n.output if x in types and all(isinstance(d, int) for d in types[x][0])]
-    t, a = _onnx_typed(n, t, ins, outs, const), _onnx_attrs(n)
+    t0, t, a = t, _onnx_typed(n, t, ins, outs, const), _onnx_attrs(n)
     groups = a.get('group', 1) if t in (OT.CONV2D,) else None
     if groups is not None and ins and wts and kind != 'ConvTranspose':
         t = conv_type(groups, ins[0][0][1], *conv_kernel(wts[0][0]))
@@ -1026,9 +1039,11 @@ def _onnx_op(n, name:str, types:dict, const:set) -> Op:
     if groups is not None: op.params['groups'] = groups
     fill_costs(op, None, args, ins, outs, wts)
     if 'kernel' in op.params and 'hw' in op.params: op.params['stride'] = tuple(a.get('strides') or (1, 1))
+    if t == OT.NOOP and t0 != OT.NOOP and (f := _folded_mac_flops(t0, args, ins, outs, wts)):
+        op.params['folded_mac_flops'] = f
     return op
 
-# %% ../nbs/50_graph.ipynb #f292d626
+# %% ../nbs/50_graph.ipynb #5bd0f123
 _ONNX_CONTROL = {'If', 'Loop', 'Scan', 'SequenceMap'}
 
 def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
@@ -1044,7 +1059,7 @@ def _onnx_uncaptured(nodes:list, ops:list[Op], types:dict) -> list[str]:
                          "counted")
     return out
 
-# %% ../nbs/50_graph.ipynb #f61019aa
+# %% ../nbs/50_graph.ipynb #8e9b1008
 def _onnx_feeds(m, x, shapes:dict[str, tuple]) -> dict[str, np.ndarray]:
     "Inputs for a run of `m`: the example's own tensors where it gives them, else noise (floats) or zeros at `shapes`."
     names = list(shapes)
@@ -1059,7 +1074,7 @@ def _onnx_feeds(m, x, shapes:dict[str, tuple]) -> dict[str, np.ndarray]:
         out[k] = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
     return out
 
-# %% ../nbs/50_graph.ipynb #058746e2
+# %% ../nbs/50_graph.ipynb #3414b870
 def _onnx_measured(model, m, feeds:dict, names:list[str]) -> dict[str, tuple]:
     "name -> (dims, dtype) of the tensors `names`, from one onnxruntime run of `m`; {} when it is absent or cannot run."
     try: import onnxruntime as ort
@@ -1079,13 +1094,23 @@ def _onnx_measured(model, m, feeds:dict, names:list[str]) -> dict[str, tuple]:
     except Exception: return {}                 # no weights, an op it lacks, a model over protobuf's 2 GB: left open
     return {k: (tuple(int(d) for d in v.shape), torch.from_numpy(np.asarray(v)).dtype) for k, v in zip(names, vals)}
 
-# %% ../nbs/50_graph.ipynb #9ec03230
+# %% ../nbs/50_graph.ipynb #d6b1e7a1
 def _onnx_open(g, types:dict) -> list[str]:
     "The tensors the nodes of graph `g` (not their bodies) produce whose shape is not fully known."
     known = lambda x: x in types and all(isinstance(d, int) for d in types[x][0]) and types[x][1] is not None
     return [x for n in g.node for x in n.output if x and not known(x)]
 
-# %% ../nbs/50_graph.ipynb #8ef4c383
+# %% ../nbs/50_graph.ipynb #4b021e17
+@patch
+def folded_note(self:Graph) -> Optional[str]:
+    "What the graph computes from constants alone, in a sentence for reports; None when nothing."
+    if not (n := sum(bool(o.params.get('folded_mac_flops')) for o in self.ops)): return None
+    one = n == 1
+    return (f"{n} op{'' if one else 's'} compute{'s' if one else ''} from constants alone ({self.folded_mac_flops:.3g} "
+            f"FLOPs): a runtime folds {'it' if one else 'them'} when it loads the model, so {'it is' if one else 'they are'}"
+            " not costed")
+
+# %% ../nbs/50_graph.ipynb #c1844fcb
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     "(users, first inputs) of the ops, following tensor names."
     producer = {x: o.name for n, o in zip(nodes, ops) for x in n.output if x}
@@ -1095,7 +1120,7 @@ def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
     first = {o.name: next((producer[x] for x in n.input if x in producer), None) for n, o in zip(nodes, ops)}
     return users, first
 
-# %% ../nbs/50_graph.ipynb #1e5701a5
+# %% ../nbs/50_graph.ipynb #261fae58
 def _onnx_names(nodes:list) -> list[str]:
     "A unique name per node: its own, else its type and index."
     seen, out = set(), []
@@ -1105,7 +1130,7 @@ def _onnx_names(nodes:list) -> list[str]:
         seen.add(name); out.append(name)
     return out
 
-# %% ../nbs/50_graph.ipynb #c6b494be
+# %% ../nbs/50_graph.ipynb #1b409db5
 def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
               example_input=None, # a tensor or shape (first input), a tuple of them, or a dict by input name
               name:Optional[str]=None, # the name reports use (default: the file's stem, or the graph's name)
@@ -1125,7 +1150,7 @@ def from_onnx(model, # the path of an .onnx file, or an onnx.ModelProto
                  input_shape=next(iter(shapes.values())) if len(shapes) == 1 else shapes, users=users,
                  first_input=first, uncaptured=_onnx_uncaptured(nodes, ops, types))
 
-# %% ../nbs/50_graph.ipynb #e4fbd39c
+# %% ../nbs/50_graph.ipynb #f35895fd
 _ACTS = {OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID}
 _CONVS = {OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE}
 FUSIBLE = {**{c: {OT.BATCHNORM} | _ACTS for c in _CONVS}, OT.BATCHNORM: _ACTS, OT.LINEAR: _ACTS | {OT.DROPOUT},
@@ -1148,14 +1173,14 @@ class Subgraph:
     @property
     def bytes(self) -> float: return sum(o.bytes for o in self.ops)
 
-# %% ../nbs/50_graph.ipynb #aef04003
+# %% ../nbs/50_graph.ipynb #4eb8239a
 def pattern_name(ops:list[Op]) -> str:
     "The pattern name: kinds joined by '_', the fourth and later counted as '+Nmore'; one op: 'Unfused'."
     if len(ops) == 1: return 'Unfused'
     kinds = [_KIND.get(o.kind, o.kind) for o in ops]
     return '_'.join(kinds[:3]) + (f"_+{len(kinds)-3}more" if len(kinds) > 3 else '')
 
-# %% ../nbs/50_graph.ipynb #2cf87a96
+# %% ../nbs/50_graph.ipynb #6366e351
 def partition(g:Graph) -> list[Subgraph]:
     "Fusion subgraphs of `g`, in execution order."
     groups, cur = [], []
@@ -1169,7 +1194,7 @@ def partition(g:Graph) -> list[Subgraph]:
     if cur: groups.append(cur)
     return [Subgraph(i, pattern_name(ops), ops) for i, ops in enumerate(groups)]
 
-# %% ../nbs/50_graph.ipynb #b7a992cc
+# %% ../nbs/50_graph.ipynb #83cea4d0
 def partitioned(model, # an nn.Module, a GraphModule, a `Graph` or a torchvision model name
                 example_input=None, # the input to trace with (default: the model's usual input)
                ) -> tuple[Graph, list[Subgraph], dict[str, int]]: # the graph, its subgraphs, op name -> subgraph id
