@@ -1100,15 +1100,14 @@ def _onnx_open(g, types:dict) -> list[str]:
     known = lambda x: x in types and all(isinstance(d, int) for d in types[x][0]) and types[x][1] is not None
     return [x for n in g.node for x in n.output if x and not known(x)]
 
-# %% ../nbs/50_graph.ipynb #4b021e17
+# %% ../nbs/50_graph.ipynb #37047dec
 @patch
 def folded_note(self:Graph) -> Optional[str]:
     "What the graph computes from constants alone, in a sentence for reports; None when nothing."
     if not (n := sum(bool(o.params.get('folded_mac_flops')) for o in self.ops)): return None
-    one = n == 1
-    return (f"{n} op{'' if one else 's'} compute{'s' if one else ''} from constants alone ({self.folded_mac_flops:.3g} "
-            f"FLOPs): a runtime folds {'it' if one else 'them'} when it loads the model, so {'it is' if one else 'they are'}"
-            " not costed")
+    w = ('op', 'computes', 'it', 'it is') if n == 1 else ('ops', 'compute', 'them', 'they are')
+    return (f"{n} {w[0]} {w[1]} from constants alone ({self.folded_mac_flops:.3g} FLOPs): a runtime folds {w[2]} when "
+            f"it loads the model, so {w[3]} not costed")
 
 # %% ../nbs/50_graph.ipynb #c1844fcb
 def _onnx_links(nodes:list, ops:list[Op]) -> tuple[dict, dict]:
