@@ -35,11 +35,17 @@ def test_corrupt_preset_folder_reports_file(tmp_path):
 
 def test_calibrate_command_writes_a_loadable_profile(tmp_path):
     r = calibkit('calibrate', '--preset', 'auto', '--framework', 'pytorch', '--precisions', 'fp32,int8', '--operations', 'blas1,blas3',
-                 '--quick', '--no-progress', '--output', str(tmp_path))
+                 '--quick', '--output', str(tmp_path))                     # progress on, into a pipe: a log
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'EXECUTION DEVICE' in r.stdout and 'Matrix Multiplication Performance (by precision):' in r.stdout
+    assert '\r' not in r.stdout + r.stderr, 'no redrawn progress bar in a log'
+    assert 'calibrating: ' in r.stdout and ' - done' in r.stdout            # progress as plain lines
     files = list(tmp_path.glob('default_*MHz_pytorch_*.json'))
     assert len(files) == 1
+    end = r.stdout.rstrip().splitlines()[-5:]                                 # the run ends with where it went and what it measured
+    assert end[0].startswith('calibkit: ') and end[1] == f'  profile   {files[0]}', end
+    assert end[2].startswith('  peaks     fp32 ') and 'GOPS' in end[2] and end[3].startswith('  DRAM      ')
+    assert end[4].startswith('  warnings  ')
     prof = json.loads(files[0].read_text())
     assert prof['metadata']['framework'] == 'pytorch' and prof['precision_matrix']['supported_precisions'] == ['fp32', 'int8']
     from calibkit.schema import HardwareCalibration

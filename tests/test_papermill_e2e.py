@@ -51,6 +51,8 @@ def test_auto_preset_writes_profile_and_executed_notebook(tmp_path):
     assert any('image/png' in o.get('data', {}) for c in copied['cells'] for o in c.get('outputs', [])), 'plots are in it'
     assert 'EXECUTION DEVICE' in outputs_text(nb)
     assert (profiles[0].parent.parent / 'spec.json').exists()
+    assert f'  profile   {profiles[0]}' in r.stderr and f'  notebook  {nb}' in r.stderr, r.stderr[-2000:]   # in the terminal
+    assert '  peaks     fp32 ' in r.stderr and '  DRAM      ' in r.stderr
     from calibkit.schema import HardwareCalibration
     cal = HardwareCalibration.load(profiles[0])
     assert cal.metadata.framework == 'pytorch' and cal.precision_matrix.supported_precisions == ['fp32', 'int8']

@@ -76,7 +76,8 @@ def test_papermill_into_a_bucket_then_list_compare_coverage_estimate_sync(s3, tm
     nb = json.loads(fs.cat(profiles[0][:-5] + '.ipynb'))
     assert any('EXECUTION DEVICE' in ''.join(o.get('text', '')) for c in nb['cells']
                for o in c.get('outputs', [])), 'the uploaded notebook is the executed one'
-    assert 'Calibration saved: s3://fleet/calibkit/cpu/' in (tmp_path / 'out.ipynb').read_text()
+    assert '  profile   s3://fleet/calibkit/cpu/' in (tmp_path / 'out.ipynb').read_text()
+    assert '  profile   s3://fleet/calibkit/cpu/' in r.stderr                              # and in the terminal
     hw = profiles[0].split('/')[3]
 
     # other processes, reading the bucket through the command line
