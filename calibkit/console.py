@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['in_notebook', 'interactive', 'LogProgress', 'progress', 'announce']
+__all__ = ['in_notebook', 'interactive', 'LogProgress', 'progress', 'announce', 'say']
 
 # %% ../nbs/03_console.ipynb #0086af87
 def in_notebook() -> bool:
@@ -76,3 +76,21 @@ def announce(text:str, # what to say
     print(text, flush=True)
     if (in_notebook() if echo is None else echo) and sys.__stderr__ is not None:
         sys.__stderr__.write(text + '\n'); sys.__stderr__.flush()
+
+# %% ../nbs/03_console.ipynb #f43f636c
+_STYLES = ((r'(?m)^ *⚠.*$', 'yellow'), (r'(?m)^ *✓.*$', 'green'), (r'(?m)^ *(✗|ERROR|error:).*$', 'bold red'),
+           (r'(?m)^[A-Z][^\n]{0,78}:$', 'bold'))
+
+def say(text:str, # plain text (not markup)
+        file:Optional[TextIO]=None, # default stdout
+        width:Optional[int]=None, # the terminal's width (default: rich finds it)
+       ):
+    "Prints `text`: styled and wrapped at words on a terminal, as it is anywhere else."
+    file = file or sys.stdout
+    if in_notebook() or not getattr(file, 'isatty', lambda: False)():
+        print(text, file=file, flush=True); return
+    from rich.console import Console
+    from rich.text import Text
+    t = Text(text)
+    for rx, style in _STYLES: t.highlight_regex(rx, style)
+    Console(file=file, highlight=False, force_terminal=True, width=width).print(t)
