@@ -194,7 +194,18 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #7b0071d3
+# %% ../nbs/81_cli.ipynb #c69eb8e2
+def _by_module(e, depth:Optional[int], rows:int=15) -> str:
+    "The estimate per module, `depth` levels deep, as lines to append to a report ('' when `depth` is None)."
+    if depth is None: return ''
+    df = e.by_module(depth or None)
+    lines = [f"  {printable(m)[:48]:<48} {n:>5} {f / 1e9:>9.3f} {ms:>9.3f} {sh:>6.1%}"
+             for m, n, f, ms, sh in df.head(rows).itertuples(index=False)]
+    more = [f"  ... {len(df) - rows} more modules"] if len(df) > rows else []
+    return '\n'.join(['', f"By module (depth {depth or 'all'}):",
+                      f"  {'module':<48} {'ops':>5} {'GFLOPs':>9} {'ms':>9} {'share':>6}", *lines, *more])
+
+# %% ../nbs/81_cli.ipynb #6775f20d
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -205,21 +216,21 @@ def cmd_estimate(args) -> int:
               example_input=_example(args))
     if args.validate:
         v = validate(args.model, args.hardware, force=args.force, **kw)
-        say(v.report())
+        say(v.report() + _by_module(v.estimate, args.by_module))
         if args.csv: v.per_op().to_csv(args.csv, index=False); print(f"per-op rows written to {args.csv}")
         if args.plot:
             import matplotlib; matplotlib.use('Agg')
             v.plot().savefig(args.plot, dpi=120, bbox_inches='tight'); print(f"plot written to {args.plot}")
     else:
         e = estimate(args.model, args.hardware, **kw)
-        say(e.summary())
+        say(e.summary() + _by_module(e, args.by_module))
         if args.csv: e.to_csv(args.csv); print(f"per-op rows written to {args.csv}")
         if getattr(args, 'json', None): e.to_json(args.json); print(f"estimate written to {args.json}")
         if getattr(args, 'trace', None):
             e.to_chrome_trace(args.trace); print(f"Chrome trace written to {args.trace} (chrome://tracing, Perfetto)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #51522075
+# %% ../nbs/81_cli.ipynb #4b954ed6
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -227,7 +238,7 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #05f8cd84
+# %% ../nbs/81_cli.ipynb #b6cc8baa
 _REG_HELP = ('registry: a folder or an fsspec URL such as s3://bucket/prefix (default: $CALIBKIT_REGISTRY, else the '
              'repository hardware_registry/)')
 
@@ -244,7 +255,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #952f3ada
+# %% ../nbs/81_cli.ipynb #ecfd9499
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -257,7 +268,7 @@ def _host_commands(sub):
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #a4fb56b1
+# %% ../nbs/81_cli.ipynb #eeefbd8d
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
@@ -280,7 +291,7 @@ def _calibrate_command(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
 
-# %% ../nbs/81_cli.ipynb #36580a71
+# %% ../nbs/81_cli.ipynb #99715cd8
 def _registry_commands(sub):
     "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
@@ -305,7 +316,7 @@ def _registry_commands(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
 
-# %% ../nbs/81_cli.ipynb #53908e14
+# %% ../nbs/81_cli.ipynb #ebee099f
 def _sync_commands(sub):
     "`registry push|pull SRC DST`: copy calibrations between a folder and a remote registry."
     p = sub.add_parser('registry', help='copy calibrations between registries: push (folder to bucket), pull (back)')
@@ -319,7 +330,7 @@ def _sync_commands(sub):
         q.add_argument('--hardware', help='only this device')
         q.set_defaults(func=cmd_sync)
 
-# %% ../nbs/81_cli.ipynb #c01d961a
+# %% ../nbs/81_cli.ipynb #acdf3028
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -336,12 +347,14 @@ def _model_commands(sub):
                    help='with --validate: measure even against a profile of another device (the report says so)')
     p.add_argument('--json', help='write the estimate as JSON here (totals, subgraphs, ops)')
     p.add_argument('--trace', help='write the estimate as a Chrome trace here (chrome://tracing, Perfetto)')
+    p.add_argument('--by-module', type=int, nargs='?', const=1, metavar='DEPTH',
+                   help='also print the estimate per module, DEPTH levels of the module tree (default 1; 0: all)')
     p.set_defaults(func=cmd_estimate)
     p = sub.add_parser('docs', help='build the documentation site from the notebooks (offline)')
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.set_defaults(func=cmd_docs)
 
-# %% ../nbs/81_cli.ipynb #02da9aba
+# %% ../nbs/81_cli.ipynb #f5196f4b
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -350,7 +363,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (_host_commands, _calibrate_command, _registry_commands, _sync_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #9b9031be
+# %% ../nbs/81_cli.ipynb #6a7c99a3
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -358,14 +371,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #db3cb3ac
+# %% ../nbs/81_cli.ipynb #c907bb2e
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #5cf35a51
+# %% ../nbs/81_cli.ipynb #bb8f4ee8
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #ab62e927
+# %% ../nbs/81_cli.ipynb #002267fb
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)

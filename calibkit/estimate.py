@@ -284,19 +284,34 @@ def by_subgraph(self:Estimate) -> list[dict]:
                  band_ms=math.sqrt(sum((o.ms*o.rel_uncertainty)**2 for o in acc[s.id])),
                  bound=max(acc[s.id], key=lambda o: o.ms).bound if acc[s.id] else 'none') for s in self.subgraphs]
 
-# %% ../nbs/62_estimate.ipynb #b3359e37
+# %% ../nbs/62_estimate.ipynb #9d934d8a
 @patch
 def to_dataframe(self:Estimate):
     "One row per op."
     import pandas as pd
     sg = {s.id: s.pattern for s in self.subgraphs}
     return pd.DataFrame([
-        dict(name=o.op.name, op_type=o.op.op_type.value, kind=o.op.kind, pattern=sg[o.subgraph], ms=o.ms,
+        dict(name=o.op.name, op_type=o.op.op_type.value, kind=o.op.kind, module=o.op.module, pattern=sg[o.subgraph],
+             ms=o.ms,
              low_ms=o.low_ms, high_ms=o.high_ms, bound=o.bound, source=o.source, quality=o.quality.value,
              entry=o.entry, flops=o.op.flops, bytes=o.op.bytes) for o in self.ops
     ])
 
-# %% ../nbs/62_estimate.ipynb #6c7ec818
+# %% ../nbs/62_estimate.ipynb #936e6a45
+@patch
+def by_module(self:Estimate, depth:Optional[int]=1):
+    "Estimated ms, share, ops and FLOPs per module, `depth` levels deep (None: the innermost), slowest first."
+    import pandas as pd
+    acc = defaultdict(lambda: [0, 0., 0.])
+    for o in self.ops:
+        parts = o.op.module.split('.') if o.op.module else []
+        r = acc['.'.join(parts[:depth] if depth else parts) or '(model)']
+        r[0] += 1; r[1] += o.op.flops; r[2] += o.ms
+    df = pd.DataFrame([(k, n, f, ms) for k, (n, f, ms) in acc.items()], columns=['module', 'ops', 'flops', 'ms'])
+    df['share'] = df.ms / self.total_ms if self.total_ms else 0.
+    return df.sort_values('ms', ascending=False, ignore_index=True)
+
+# %% ../nbs/62_estimate.ipynb #b21ef7c4
 @patch
 def match_shares(self:Estimate) -> dict:
     "Shares of the estimated time on approximated entries, and of the FLOPs and bytes of ops with no entry."
@@ -307,7 +322,7 @@ def match_shares(self:Estimate) -> dict:
     return dict(approximated_time=share(approx, lambda o: o.ms), missing_ops=len(missing),
                 missing_flops=share(missing, lambda o: o.op.flops), missing_bytes=share(missing, lambda o: o.op.bytes))
 
-# %% ../nbs/62_estimate.ipynb #27d947ce
+# %% ../nbs/62_estimate.ipynb #29c5844e
 @patch
 def match_warnings(self:Estimate) -> list[str]:
     "The summary's warnings when approximated entries carry half the time, or ops with no entry a tenth of the work."
@@ -320,7 +335,7 @@ def match_warnings(self:Estimate) -> list[str]:
                    "the bytes) have no calibration entry (MISSING): timed at the dispatch overhead only")
     return out
 
-# %% ../nbs/62_estimate.ipynb #09c9f088
+# %% ../nbs/62_estimate.ipynb #5d49543b
 @patch
 def summary(self:Estimate) -> str:
     "Totals, bounds and the most expensive op types; what is not in the total, and what the estimate rests on."
@@ -339,7 +354,7 @@ def summary(self:Estimate) -> str:
     if self.graph is not None and (note := self.graph.folded_note()): lines.append(f"  note: {note}")
     return '\n'.join(lines + self.match_warnings())
 
-# %% ../nbs/62_estimate.ipynb #ef76d1d5
+# %% ../nbs/62_estimate.ipynb #c673d0ae
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at
@@ -361,14 +376,14 @@ def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX fil
                     [est.estimate_op(o, sub_of[o.name]) for o in g.ops], subs, g, est.fault_ms,
                     f"{describe_identity(cal.metadata.identity())}, {when}")
 
-# %% ../nbs/62_estimate.ipynb #f0240bb0
+# %% ../nbs/62_estimate.ipynb #d4b8e4dd
 @patch
 def to_csv(self:Estimate, path) -> Path:
     "Write one row per op (`to_dataframe`) to `path`."
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/62_estimate.ipynb #72e29913
+# %% ../nbs/62_estimate.ipynb #16de8637
 @patch
 def to_json(self:Estimate, path=None) -> str:
     "The estimate as JSON (totals, match shares, subgraphs, ops); written to `path` when given."
@@ -379,14 +394,15 @@ def to_json(self:Estimate, path=None) -> str:
     if path is not None: Path(path).write_text(s)
     return s
 
-# %% ../nbs/62_estimate.ipynb #419e3fe1
+# %% ../nbs/62_estimate.ipynb #d40a6833
 @patch
 def to_chrome_trace(self:Estimate, path=None) -> dict:
     "The estimate as a Chrome trace (chrome://tracing, Perfetto): one slice per op in order; written to `path`."
     sg, t, ev = {s.id: s.pattern for s in self.subgraphs}, 0., []
     for o in self.ops:
         ev.append(dict(name=o.op.name, cat=o.op.op_type.value, ph='X', ts=round(t, 3), dur=round(o.ms * 1e3, 3),
-                       pid=1, tid=1, args=dict(kind=o.op.kind, subgraph=sg.get(o.subgraph), bound=o.bound,
+                       pid=1, tid=1, args=dict(kind=o.op.kind, module=o.op.module, subgraph=sg.get(o.subgraph),
+                                               bound=o.bound,
                                                quality=o.quality.value, entry=o.entry, low_ms=o.low_ms,
                                                high_ms=o.high_ms, flops=o.op.flops, bytes=o.op.bytes)))
         t += o.ms * 1e3
