@@ -23,8 +23,8 @@ from .tables import brief, printable
 from .console import say
 
 # %% auto #0
-__all__ = ['cmd_platform', 'cmd_presets', 'cmd_check', 'cmd_calibrate', 'cmd_list', 'cmd_compare', 'cmd_migrate', 'cmd_sync',
-           'cmd_coverage', 'cmd_estimate', 'cmd_docs', 'parser', 'Terminated', 'main']
+__all__ = ['cmd_platform', 'cmd_presets', 'cmd_check', 'cmd_calibrate', 'cmd_list', 'cmd_compare', 'cmd_plot', 'cmd_migrate',
+           'cmd_sync', 'cmd_coverage', 'cmd_estimate', 'cmd_docs', 'parser', 'Terminated', 'main']
 
 # %% ../nbs/81_cli.ipynb #d2007366
 def _console():
@@ -122,24 +122,54 @@ def _resolve(reg, spec:str):
     hw, mode, fw = (spec.split(':') + [None, None])[:3]
     return reg.load(hw, power_mode=mode or None, framework=fw or None), spec
 
-# %% ../nbs/81_cli.ipynb #b7fe38e8
+# %% ../nbs/81_cli.ipynb #20e9e866
+def _calibrations(reg, specs:list[str]) -> dict:
+    "label -> calibration for each spec (a profile path or HARDWARE_ID[:MODE[:FRAMEWORK]]); a repeated label numbered."
+    out = {}
+    for spec in specs:
+        cal, label = _resolve(reg, spec)
+        out[label if label not in out else f"{label} ({len(out) + 1})"] = cal
+    return out
+
+# %% ../nbs/81_cli.ipynb #ff6243bb
+def _save_plot(kind:str, cals:dict, path, kernel:str='gemm'):
+    "Draw plot `kind` (roofline, efficiency, compare) of `cals` and write it to `path`."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from calibkit import plots
+    from calibkit.registry import compare_many
+    (la, a), *rest = cals.items()
+    if kind in ('roofline', 'efficiency') and rest:
+        raise ValueError(f"plot {kind} draws one calibration; {len(cals)} given (compare takes several).")
+    if kind == 'compare' and not rest: raise ValueError("plot compare needs two calibrations or more.")
+    fig = (plots.roofline(a) if kind == 'roofline' else plots.efficiency_vs_size(a, kernel) if kind == 'efficiency'
+           else plots.compare_plot(a, rest[0][1], la, rest[0][0]) if len(rest) == 1
+           else plots.figures_plot(compare_many(cals)))
+    fig.savefig(path, dpi=120, bbox_inches='tight'); plt.close(fig)
+    print(f"plot written to {path}")
+
+# %% ../nbs/81_cli.ipynb #8f7c1251
 def cmd_compare(args) -> int:
-    "Compare two calibrations primitive by primitive."
-    from calibkit.registry import compare
-    from calibkit.tables import compare_table
-    reg = _registry(args)
-    (a, la), (b, lb) = _resolve(reg, args.a), _resolve(reg, args.b)
-    df = compare(a, b)
-    print(compare_table(df, la, lb))
-    if args.csv: df.to_csv(args.csv, index=False); print(f"rows written to {args.csv}")
-    if args.plot:
-        import matplotlib; matplotlib.use('Agg')
-        from calibkit.plots import compare_plot
-        compare_plot(a, b, la, lb).savefig(args.plot, dpi=120, bbox_inches='tight')
-        print(f"plot written to {args.plot}")
+    "Compare calibrations: headline figures side by side; for two, also primitive by primitive."
+    from calibkit.registry import compare, compare_many
+    from calibkit.tables import compare_table, figures_table
+    if len(args.calibrations) < 2: raise ValueError("compare needs two calibrations or more (give another CAL).")
+    cals = _calibrations(_registry(args), args.calibrations)
+    many = compare_many(cals)
+    (la, a), (lb, b) = list(cals.items())[:2]
+    df = compare(a, b) if len(cals) == 2 else many
+    say(figures_table(many) + ('\n\n' + compare_table(df, la, lb) if len(cals) == 2 else ''))
+    if args.csv: df.to_csv(args.csv, index=len(cals) > 2); print(f"rows written to {args.csv}")
+    if args.plot: _save_plot('compare', cals, args.plot)
     return 0
 
-# %% ../nbs/81_cli.ipynb #c0f33349
+# %% ../nbs/81_cli.ipynb #3c0913ec
+def cmd_plot(args) -> int:
+    "Draw a calibration's roofline or efficiency curve, or a comparison of calibrations, into an image file."
+    _save_plot(args.kind, _calibrations(_registry(args), args.calibrations), args.out, args.kernel)
+    return 0
+
+# %% ../nbs/81_cli.ipynb #fcc69f1c
 def cmd_migrate(args) -> int:
     "Move legacy calibration.json files into calibrations/ (dry run unless --apply)."
     moves = _registry(args).migrate(apply=args.apply)
@@ -148,7 +178,7 @@ def cmd_migrate(args) -> int:
     elif not args.apply: print('Dry run: pass --apply to move them.')
     return 0
 
-# %% ../nbs/81_cli.ipynb #7e19c575
+# %% ../nbs/81_cli.ipynb #88b9cd84
 def cmd_sync(args) -> int:
     "Copy the calibrations of registry SRC that DST lacks into DST; status 1 when there were conflicts."
     from calibkit.sync import sync
@@ -156,7 +186,7 @@ def cmd_sync(args) -> int:
     print(rep)
     return 1 if rep.conflicts else 0
 
-# %% ../nbs/81_cli.ipynb #69ded669
+# %% ../nbs/81_cli.ipynb #581ffb44
 def _usual_shape(model:str) -> list:
     "The shape of `model`'s usual input: an ONNX file's first input as declared (open dims named), else torchvision's."
     from calibkit.graph import default_input, is_onnx
@@ -164,7 +194,7 @@ def _usual_shape(model:str) -> list:
     from calibkit.graph import onnx_inputs
     return list(next(iter(onnx_inputs(model).values()), ()))
 
-# %% ../nbs/81_cli.ipynb #a8b4efbb
+# %% ../nbs/81_cli.ipynb #1fe8ea48
 def _example(args):
     "The example input `--input-shape`/`--batch-size` ask for (a shape for an ONNX file), or None for the usual one."
     if not (args.input_shape or args.batch_size): return None
@@ -183,7 +213,7 @@ def _example(args):
     import torch
     return torch.randn(*shape)
 
-# %% ../nbs/81_cli.ipynb #2da5a9ea
+# %% ../nbs/81_cli.ipynb #e8786b8f
 def cmd_coverage(args) -> int:
     "Coverage of a model's ops by a device's calibration."
     from calibkit.coverage import analyze
@@ -194,7 +224,7 @@ def cmd_coverage(args) -> int:
     if args.csv: r.to_csv(args.csv); print(f"CSV written to {args.csv}")
     return 0
 
-# %% ../nbs/81_cli.ipynb #c69eb8e2
+# %% ../nbs/81_cli.ipynb #f53a621a
 def _by_module(e, depth:Optional[int], rows:int=15) -> str:
     "The estimate per module, `depth` levels deep, as lines to append to a report ('' when `depth` is None)."
     if depth is None: return ''
@@ -205,7 +235,7 @@ def _by_module(e, depth:Optional[int], rows:int=15) -> str:
     return '\n'.join(['', f"By module (depth {depth or 'all'}):",
                       f"  {'module':<48} {'ops':>5} {'GFLOPs':>9} {'ms':>9} {'share':>6}", *lines, *more])
 
-# %% ../nbs/81_cli.ipynb #6775f20d
+# %% ../nbs/81_cli.ipynb #e7cde0fe
 def cmd_estimate(args) -> int:
     "Estimate a model's latency from a calibration, optionally validated against a measurement here."
     from calibkit.estimate import estimate
@@ -230,7 +260,7 @@ def cmd_estimate(args) -> int:
             e.to_chrome_trace(args.trace); print(f"Chrome trace written to {args.trace} (chrome://tracing, Perfetto)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #4b954ed6
+# %% ../nbs/81_cli.ipynb #9dcc903a
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
@@ -238,7 +268,7 @@ def cmd_docs(args) -> int:
     print(f"Site built: {out}/index.html ({len(list(out.rglob('*.html')))} pages)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #b6cc8baa
+# %% ../nbs/81_cli.ipynb #dacf3694
 _REG_HELP = ('registry: a folder or an fsspec URL such as s3://bucket/prefix (default: $CALIBKIT_REGISTRY, else the '
              'repository hardware_registry/)')
 
@@ -255,7 +285,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #ecfd9499
+# %% ../nbs/81_cli.ipynb #6990c769
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -268,7 +298,7 @@ def _host_commands(sub):
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #eeefbd8d
+# %% ../nbs/81_cli.ipynb #c8461e4e
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
@@ -291,7 +321,7 @@ def _calibrate_command(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
 
-# %% ../nbs/81_cli.ipynb #99715cd8
+# %% ../nbs/81_cli.ipynb #219addd3
 def _registry_commands(sub):
     "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
@@ -304,19 +334,26 @@ def _registry_commands(sub):
     v.add_argument('--csv', metavar='FILE', help="the listing as CSV, to FILE or '-' (stdout)")
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser('compare', help='compare two calibrations primitive by primitive')
-    p.add_argument('a', help='profile path, or HARDWARE_ID[:POWER_MODE[:FRAMEWORK]] (latest match)')
-    p.add_argument('b', help='the same, for the calibration compared against A')
+    cal_help = 'profile path, or HARDWARE_ID[:POWER_MODE[:FRAMEWORK]] (latest match)'
+    p = sub.add_parser('compare', help='compare calibrations: headline figures side by side (two: also per primitive)')
+    p.add_argument('calibrations', nargs='+', metavar='CAL', help=f"two or more: {cal_help}")
     p.add_argument('--plot', help='write the comparison plot to this image file')
-    p.add_argument('--csv', help='write every compared row to this CSV file')
+    p.add_argument('--csv', help='write the compared rows (two) or figures (more) to this CSV file')
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser('plot', help='draw a roofline, an efficiency curve or a comparison into an image file')
+    p.add_argument('kind', choices=['roofline', 'efficiency', 'compare'], help='what to draw')
+    p.add_argument('calibrations', nargs='+', metavar='CAL', help=f"one (roofline, efficiency) or more: {cal_help}")
+    p.add_argument('--out', required=True, help='the image file (.png, .svg, .pdf)')
+    p.add_argument('--kernel', default='gemm', help='efficiency: the kernel (default gemm; e.g. stream_triad)')
+    p.add_argument('--registry', help=_REG_HELP)
+    p.set_defaults(func=cmd_plot)
     p = sub.add_parser('migrate', help='move legacy calibration.json files into calibrations/')
     p.add_argument('--apply', action='store_true', help='do it (default: dry run)')
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
 
-# %% ../nbs/81_cli.ipynb #ebee099f
+# %% ../nbs/81_cli.ipynb #a3372f31
 def _sync_commands(sub):
     "`registry push|pull SRC DST`: copy calibrations between a folder and a remote registry."
     p = sub.add_parser('registry', help='copy calibrations between registries: push (folder to bucket), pull (back)')
@@ -330,7 +367,7 @@ def _sync_commands(sub):
         q.add_argument('--hardware', help='only this device')
         q.set_defaults(func=cmd_sync)
 
-# %% ../nbs/81_cli.ipynb #acdf3028
+# %% ../nbs/81_cli.ipynb #0c2a96dc
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -354,7 +391,7 @@ def _model_commands(sub):
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.set_defaults(func=cmd_docs)
 
-# %% ../nbs/81_cli.ipynb #f5196f4b
+# %% ../nbs/81_cli.ipynb #c5699042
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -363,7 +400,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (_host_commands, _calibrate_command, _registry_commands, _sync_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #6a7c99a3
+# %% ../nbs/81_cli.ipynb #7dbec920
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -371,14 +408,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #c907bb2e
+# %% ../nbs/81_cli.ipynb #3027f68e
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #bb8f4ee8
+# %% ../nbs/81_cli.ipynb #432ceeff
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #002267fb
+# %% ../nbs/81_cli.ipynb #a0f6c742
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)

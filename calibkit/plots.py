@@ -1,4 +1,4 @@
-"""Roofline, efficiency against size, precision speedups, and the comparison of two calibrations, with matplotlib.
+"""Roofline, efficiency against size, precision speedups, and comparisons of two or more calibrations, with matplotlib.
 
 Docs: https://calibkit.github.io/calibkit/plots.html.md"""
 
@@ -12,16 +12,20 @@ from .schema import HardwareCalibration
 from .bench.kernels import KERNELS, elements
 
 # %% auto #0
-__all__ = ['roofline', 'efficiency_vs_size', 'speedup_bars', 'compare_plot']
+__all__ = ['roofline', 'efficiency_vs_size', 'speedup_bars', 'compare_plot', 'figures_plot']
 
-# %% ../nbs/71_plots.ipynb #3173f955
+# %% ../nbs/71_plots.ipynb #5e25e201
 _LEVEL_STYLE = {'L1': ':', 'L2': '-.', 'L3': '--', 'DRAM': '-'}
 
-def _fig(ax):
-    if ax is None: fig, ax = plt.subplots(figsize=(8, 5))
+def _fig(ax, size=(8, 5)):
+    if ax is None: fig, ax = plt.subplots(figsize=size)
     return ax.figure, ax
 
-# %% ../nbs/71_plots.ipynb #f32856e1
+def _legend_outside(ax, n:int):
+    "The legend right of the axes, in columns of at most 18 entries, so it never covers the data."
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0, ncol=max(1, -(-n // 18)))
+
+# %% ../nbs/71_plots.ipynb #c5d49362
 def roofline(cal:HardwareCalibration, precisions=None, ax=None):
     "Roofline chart of a profile: compute ceilings per precision, bandwidth ceilings per level, measured points."
     fig, ax = _fig(ax)
@@ -49,7 +53,8 @@ def roofline(cal:HardwareCalibration, precisions=None, ax=None):
         if xs: ax.scatter(xs, ys, color=c, s=18, zorder=3, label=f"{p} measured")
     ax.set(xscale='log', yscale='log', xlabel='Arithmetic intensity (FLOP/byte)', ylabel='Performance (GFLOPS or GOPS)',
            title=f"Roofline: {cal.metadata.hardware_name} ({cal.metadata.framework})")
-    ax.grid(True, which='both', alpha=.3); ax.legend(fontsize=7, loc='lower right')
+    ax.grid(True, which='both', alpha=.3)
+    _legend_outside(ax, len(ax.get_legend_handles_labels()[1]))
     return fig
 
 # %% ../nbs/71_plots.ipynb #714f8a9a
@@ -86,18 +91,36 @@ def speedup_bars(cal:HardwareCalibration, ax=None):
            title=f"Precision speedups: {cal.metadata.hardware_name}")
     return fig
 
-# %% ../nbs/71_plots.ipynb #bda58c8b
+# %% ../nbs/71_plots.ipynb #4b04343c
 def compare_plot(a:HardwareCalibration, b:HardwareCalibration, a_label:str='A', b_label:str='B', ax=None):
     "Median B/A ratio per primitive and precision, as horizontal bars around 1."
     from calibkit.registry import compare
-    fig, ax = _fig(ax)
     df = compare(a, b)
     g = df.groupby(['kernel', 'precision'], sort=False)['ratio'].median() if not df.empty else {}
     names = [f"{k} {p}" for k, p in g.keys()] if len(g) else []
     vals = list(g.values) if len(g) else []
+    fig, ax = _fig(ax, (8, max(3., .25 * len(names) + 1.5)))            # a bar's height per label: none collide
     ax.barh(names, vals, color=['C2' if v >= 1 else 'C3' for v in vals])
     ax.axvline(1, color='k', lw=.8)
     ax.set(xlabel=f"{b_label} / {a_label} (median over sizes)", ylabel='Primitive and precision',
            title=f"{b_label} vs {a_label}: {a.metadata.hardware_name}")
     ax.invert_yaxis()
+    return fig
+
+# %% ../nbs/71_plots.ipynb #6c98ecff
+def figures_plot(df, # `registry.compare_many`'s frame: calibrations × figures
+                 ax=None):
+    "Each headline figure of each calibration as a ratio to the first calibration's, as grouped horizontal bars."
+    import numpy as np
+    figs, cals = list(df.columns), list(df.index)
+    fig, ax = _fig(ax, (9, max(3., .18 * len(figs) * len(cals) + 1.5)))
+    h = .8 / max(len(cals), 1)
+    for i, c in enumerate(cals):
+        ratios = [df.at[c, f] / df.iloc[0][f] if df.iloc[0][f] else np.nan for f in figs]
+        ax.barh(np.arange(len(figs)) + i * h, ratios, height=h, color=f"C{i % 10}", label=str(c))
+    ax.set_yticks(np.arange(len(figs)) + h * (len(cals) - 1) / 2, figs)
+    ax.axvline(1, color='k', lw=.8)
+    ax.set(xlabel=f"ratio to {cals[0] if cals else '-'}", title=f"{len(cals)} calibrations compared")
+    ax.invert_yaxis()
+    if cals: _legend_outside(ax, len(cals))
     return fig

@@ -23,7 +23,7 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['MAX_ID_BYTES', 'RegistryError', 'safe_name', 'device_id', 'registry_root', 'calibration_stem', 'parse_stem',
            'CalibrationEntry', 'card', 'Registry', 'check_folder', 'save_profile', 'spec_identity', 'own_id', 'resolve',
-           'compare', 'layout', 'profile_from_bytes', 'RemoteRegistry', 'papermill_output_path']
+           'compare', 'compare_many', 'layout', 'profile_from_bytes', 'RemoteRegistry', 'papermill_output_path']
 
 # %% ../nbs/41_registry.ipynb #a20a96f8
 class RegistryError(ValueError):
@@ -396,7 +396,24 @@ def compare(a:HardwareCalibration, b:HardwareCalibration):
                      unit='GB/s' if mem else 'GFLOPS', a=va, b=vb, ratio=vb / va if va else float('nan')))
     return pd.DataFrame(rows, columns=['operation', 'kernel', 'precision', 'level', 'unit', 'a', 'b', 'ratio'])
 
-# %% ../nbs/41_registry.ipynb #25d5dbe7
+# %% ../nbs/41_registry.ipynb #68776d2f
+def compare_many(cals:dict, # label -> HardwareCalibration, in the order to show
+                ):
+    "A DataFrame of calibrations × headline figures: `peak_<precision>` (GFLOPS or GOPS), `<level>_gbps` (triad GB/s)."
+    import pandas as pd
+    from calibkit.precision import sort_precisions
+    rows = {}
+    for k, c in cals.items():
+        peaks = c.precision_matrix.peak_gflops_by_precision if c.precision_matrix else {}
+        rows[k] = {**{f"peak_{p}": v for p, v in peaks.items()},
+                   **{f"{lv}_gbps": v for lv, v in (c.bandwidth_by_level or {}).items()}}
+    peaks = [f"peak_{p}" for p in sort_precisions({k[5:] for r in rows.values() for k in r if k.startswith('peak_')})]
+    order = ['L1', 'L2', 'L3', 'L4', 'transition', 'DRAM']
+    levels = sorted({k for r in rows.values() for k in r if k.endswith('_gbps')},
+                    key=lambda k: order.index(k[:-5]) if k[:-5] in order else 9)
+    return pd.DataFrame.from_dict(rows, orient='index', columns=peaks + levels).rename_axis('calibration')
+
+# %% ../nbs/41_registry.ipynb #8e58c1b2
 _CLAIM = re.compile(r'^\.calibration\.json\.(?P<tag>.+)\.migrating$')
 
 def _unclaim_dead(dev:Path):
@@ -405,7 +422,7 @@ def _unclaim_dead(dev:Path):
         m = _CLAIM.match(p.name)
         if m and writer_dead(m['tag']) and not (dev/'calibration.json').exists(): os.rename(p, dev/'calibration.json')
 
-# %% ../nbs/41_registry.ipynb #eebbdea2
+# %% ../nbs/41_registry.ipynb #ff009d6b
 def _migrate_one(src:Path, cal:HardwareCalibration) -> Optional[Path]:
     "Move the legacy `src` (read as `cal`) into calibrations/; None when another migration took it first."
     claim = src.with_name(f".calibration.json.{writer_tag()}.migrating")
@@ -417,7 +434,7 @@ def _migrate_one(src:Path, cal:HardwareCalibration) -> Optional[Path]:
     claim.unlink()
     return dst
 
-# %% ../nbs/41_registry.ipynb #b4af1530
+# %% ../nbs/41_registry.ipynb #99fa7ff9
 @patch
 def migrate(self:Registry, apply:bool=False) -> list[tuple[Path, Path]]:
     "Planned (or, with `apply`, done) moves of legacy `<device>/calibration.json` files into `calibrations/`."
@@ -434,7 +451,7 @@ def migrate(self:Registry, apply:bool=False) -> list[tuple[Path, Path]]:
         if (dst := _migrate_one(src, cal)) is not None: moves.append((src, dst))
     return moves
 
-# %% ../nbs/41_registry.ipynb #15377815
+# %% ../nbs/41_registry.ipynb #86f39fef
 def layout(objects:dict) -> dict:
     "`{(kind, hw): {'profiles', 'cards': {stem: info}, 'notebooks': {stem}, 'spec', 'legacy': info}}` of `objects`."
     out = {}
@@ -450,7 +467,7 @@ def layout(objects:dict) -> dict:
         elif p[2] == 'cards' and p[3].endswith('.json'): d['cards'][p[3][:-5]] = info
     return dict(sorted(out.items()))
 
-# %% ../nbs/41_registry.ipynb #7fa5cf0c
+# %% ../nbs/41_registry.ipynb #3ebed6a7
 def profile_from_bytes(data, url:str) -> HardwareCalibration:
     "The profile `url` whose content is `data` (bytes, or the exception reading it raised); `ProfileError` when bad."
     if isinstance(data, BaseException): raise ProfileError(f"{url}: cannot read it: {type(data).__name__}: {data}.")
@@ -462,7 +479,7 @@ def profile_from_bytes(data, url:str) -> HardwareCalibration:
                            "Delete it, or push the calibration again.")
     return HardwareCalibration.from_dict(parse_json(data, url), source=url)
 
-# %% ../nbs/41_registry.ipynb #148ff9a1
+# %% ../nbs/41_registry.ipynb #4ecc7ec5
 class RemoteRegistry(Registry):
     "A hardware registry in object storage, named by an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...`)."
     def __init__(self, root:Optional[str]=None, cache=None, **storage_options):
@@ -473,14 +490,14 @@ class RemoteRegistry(Registry):
     def url(self, rel:str) -> str: return self.store.url_of(rel)
     def rel(self, path) -> str: return str(path).removeprefix(self.root + '/')
 
-# %% ../nbs/41_registry.ipynb #5f9b11af
+# %% ../nbs/41_registry.ipynb #801c20cf
 @patch
 def objects(self:RemoteRegistry) -> dict:
     "Every object of the registry (`{rel: {'size', 'etag'}}`), from one listing; `RegistryError` when unreachable."
     try: return self.store.listing()
     except StoreError as e: raise RegistryError(str(e)) from None
 
-# %% ../nbs/41_registry.ipynb #85b0e3b1
+# %% ../nbs/41_registry.ipynb #fbb112cb
 @patch
 def require(self:RemoteRegistry) -> dict:
     "The registry's objects; `RegistryError` when there are none (a mistyped bucket or prefix is not a registry)."
@@ -488,13 +505,13 @@ def require(self:RemoteRegistry) -> dict:
     raise RegistryError(f"No registry at {self.root}: nothing is stored there. Check the bucket and prefix (or save a "
                         "calibration there first).")
 
-# %% ../nbs/41_registry.ipynb #13016500
+# %% ../nbs/41_registry.ipynb #f230bd80
 @patch
 def devices(self:RemoteRegistry) -> list[tuple[str, str]]:
     "(kind, hardware_id) of every device in the registry."
     return list(layout(self.require()))
 
-# %% ../nbs/41_registry.ipynb #14f003bd
+# %% ../nbs/41_registry.ipynb #0295b417
 @patch
 def check_target(self:RemoteRegistry):
     "Check, before anything is measured, that calibrations can be saved here: write and delete a probe object."
@@ -502,7 +519,7 @@ def check_target(self:RemoteRegistry):
     try: self.store.put(probe, b'calibkit checks it can write here before calibrating\n'); self.store.delete(probe)
     except StoreError as e: raise RegistryError(f"Cannot save calibrations there: {e}") from None
 
-# %% ../nbs/41_registry.ipynb #72469515
+# %% ../nbs/41_registry.ipynb #4b6afc09
 @patch
 def _device(self:RemoteRegistry, lay:dict, hardware_id:str) -> tuple[str, str, dict]:
     "(kind, hw, its layout entry) of `hardware_id` in `lay`; the same error as a folder's when it is not there."
@@ -513,14 +530,14 @@ def _device(self:RemoteRegistry, lay:dict, hardware_id:str) -> tuple[str, str, d
     raise RegistryError(f"No device {hardware_id!r} in the registry {self.root}. Known devices: {known}. "
                         "Calibrate it first (calibkit calibrate --preset ...).")
 
-# %% ../nbs/41_registry.ipynb #b263dbf9
+# %% ../nbs/41_registry.ipynb #72ea8bc3
 @patch
 def device_dir(self:RemoteRegistry, hardware_id:str) -> str:
     "The URL of the device `hardware_id`; `RegistryError` listing known devices when there is none."
     k, h, _ = self._device(layout(self.require()), hardware_id)
     return self.url(f"{k}/{h}")
 
-# %% ../nbs/41_registry.ipynb #443add50
+# %% ../nbs/41_registry.ipynb #9014785f
 @patch
 def read(self:RemoteRegistry, path, etag=None) -> HardwareCalibration:
     "The profile at `path` (its URL, or its name in the registry), checked against the digest in its name."
@@ -528,7 +545,7 @@ def read(self:RemoteRegistry, path, etag=None) -> HardwareCalibration:
     tag = split_tag(rel.rsplit('/', 1)[-1].removesuffix('.json'))[1]
     return profile_from_bytes(self.store.read_many({rel: etag or tag})[rel], self.url(rel))
 
-# %% ../nbs/41_registry.ipynb #bc32f295
+# %% ../nbs/41_registry.ipynb #ee339858
 @patch
 def profiles(self:RemoteRegistry, kind:str, hw:str, objs=None):
     "((URL, profile) of every readable profile of device `kind/hw`, the errors of the unreadable ones)."
@@ -540,7 +557,7 @@ def profiles(self:RemoteRegistry, kind:str, hw:str, objs=None):
         except ProfileError as e: bad.append(e)
     return good, bad
 
-# %% ../nbs/41_registry.ipynb #69933fa2
+# %% ../nbs/41_registry.ipynb #eda4f0b2
 @patch
 def _spec(self:RemoteRegistry, kind:str, objs:dict, hw:str) -> Optional[dict]:
     "The `spec.json` of device `kind/hw`, or None."
@@ -549,7 +566,7 @@ def _spec(self:RemoteRegistry, kind:str, objs:dict, hw:str) -> Optional[dict]:
     try: return json.loads(self.store.read_many({rel: objs[rel]['etag']})[rel])
     except (TypeError, ValueError): return None
 
-# %% ../nbs/41_registry.ipynb #f32b35dd
+# %% ../nbs/41_registry.ipynb #6e7754aa
 @patch
 def commit(self:RemoteRegistry, rel:str, data:bytes, c:dict, notebook:Optional[bytes]=None) -> bool:
     "Create the notebook, the card `c` and then the profile `rel` (`data`); False when that profile existed already."
@@ -559,7 +576,7 @@ def commit(self:RemoteRegistry, rel:str, data:bytes, c:dict, notebook:Optional[b
         return self.store.create(rel, data)                           # the commit: listed from here on
     except StoreError as e: raise RegistryError(str(e)) from None
 
-# %% ../nbs/41_registry.ipynb #39b9c45c
+# %% ../nbs/41_registry.ipynb #ddb3b1af
 _KEY_MAX = 1024         # bytes in an S3 object key
 
 @patch
@@ -574,7 +591,7 @@ def _put_profile(self:RemoteRegistry, kind:str, hw:str, cal:HardwareCalibration,
     self.commit(rel, data, card(cal), None if notebook is None else Path(notebook).read_bytes())
     return self.url(rel)
 
-# %% ../nbs/41_registry.ipynb #f363eeb6
+# %% ../nbs/41_registry.ipynb #6d8f63ea
 @patch
 def save(self:RemoteRegistry, cal:HardwareCalibration, hardware_id:Optional[str]=None, spec:Optional[dict]=None,
          notebook=None) -> str:
@@ -590,7 +607,7 @@ def save(self:RemoteRegistry, cal:HardwareCalibration, hardware_id:Optional[str]
         except StoreError as e: raise RegistryError(str(e)) from None
     return url
 
-# %% ../nbs/41_registry.ipynb #5aa95f07
+# %% ../nbs/41_registry.ipynb #7610567e
 @patch
 def attach_notebook(self:RemoteRegistry, profile_path, notebook) -> str:
     "Upload the executed `notebook` beside the profile at `profile_path`, under the same stem."
@@ -599,13 +616,13 @@ def attach_notebook(self:RemoteRegistry, profile_path, notebook) -> str:
     except StoreError as e: raise RegistryError(str(e)) from None
     return self.url(rel)
 
-# %% ../nbs/41_registry.ipynb #a81d5fad
+# %% ../nbs/41_registry.ipynb #db96694c
 def _card_entry(data, kind:str, hw:str) -> Optional[CalibrationEntry]:
     "The entry the stored card `data` describes, or None when it is not a card."
     try: return _from_card(json.loads(data), '', kind, hw)
     except (TypeError, ValueError, KeyError, AttributeError): return None
 
-# %% ../nbs/41_registry.ipynb #bab1b710
+# %% ../nbs/41_registry.ipynb #5eafde7a
 @patch
 def _cards(self:RemoteRegistry, lay:dict, want:Optional[str], framework:Optional[str]) -> list:
     "(kind, hw, stem, entry) of each profile to list; a card that is missing or bad is rebuilt from its profile."
@@ -624,7 +641,7 @@ def _cards(self:RemoteRegistry, lay:dict, want:Optional[str], framework:Optional
         except ProfileError as e: warnings.warn(f"skipped {e}", stacklevel=4)
     return out
 
-# %% ../nbs/41_registry.ipynb #e6fd6707
+# %% ../nbs/41_registry.ipynb #14933b5d
 @patch
 def list_calibrations(self:RemoteRegistry, hardware:Optional[str]=None, framework:Optional[str]=None,
                       power_mode:Optional[str]=None) -> list[CalibrationEntry]:
@@ -637,7 +654,7 @@ def list_calibrations(self:RemoteRegistry, hardware:Optional[str]=None, framewor
         out.append(e)
     return sorted(out, key=lambda e: (e.hardware_id, -e.date.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #7efaa0f0
+# %% ../nbs/41_registry.ipynb #db0b4bc3
 def _may_fit(want:_Filter, f:dict) -> bool:
     "Whether a profile whose name has the fields `f` (`parse_stem`) may pass `want` (a name cannot say for sure)."
     t = datetime.strptime(f['stamp'], '%Y%m%dT%H%M%SZ').replace(tzinfo=timezone.utc)    # the date, to the second
@@ -646,7 +663,7 @@ def _may_fit(want:_Filter, f:dict) -> bool:
                 or (want.freq_mhz and f['freq_mhz'] != want.freq_mhz)
                 or (want.until and t > want.until) or (want.since and t.timestamp() + 1 <= want.since.timestamp()))
 
-# %% ../nbs/41_registry.ipynb #36868198
+# %% ../nbs/41_registry.ipynb #837d4b32
 @patch
 def _newest(self:RemoteRegistry, k:str, h:str, d:dict, left:set, want:_Filter) -> tuple[Optional[str], list]:
     "(The newest of profiles `left` of device `k/h` that may pass `want`, or None; the group it was chosen from)."
@@ -658,7 +675,7 @@ def _newest(self:RemoteRegistry, k:str, h:str, d:dict, left:set, want:_Filter) -
     dated = [(e.date, s) for _, _, s, e in self._cards(sub, h, None) if want.fits_entry(e)]   # one second, many
     return (max(dated)[1] if dated else None), group
 
-# %% ../nbs/41_registry.ipynb #3db659b8
+# %% ../nbs/41_registry.ipynb #a28a89be
 @patch
 def load(self:RemoteRegistry, hardware_id:str, power_mode:Optional[str]=None, framework:Optional[str]=None,
          freq_mhz:Optional[int]=None, since=None, until=None) -> HardwareCalibration:
@@ -676,7 +693,7 @@ def load(self:RemoteRegistry, hardware_id:str, power_mode:Optional[str]=None, fr
         if want.fits(cal.metadata): return cal                       # the card may say less than the profile
     raise want.nothing(hardware_id, sorted(d['profiles']), bad)
 
-# %% ../nbs/41_registry.ipynb #f19929ae
+# %% ../nbs/41_registry.ipynb #f998ccc7
 @patch
 def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
     "Planned (or, with `apply`, done) moves of legacy `<device>/calibration.json` objects into `calibrations/`."
@@ -694,7 +711,7 @@ def migrate(self:RemoteRegistry, apply:bool=False) -> list[tuple[str, str]]:
         self.store.delete(src)
     return moves
 
-# %% ../nbs/41_registry.ipynb #a22e5ff0
+# %% ../nbs/41_registry.ipynb #903e6b85
 def papermill_output_path(proc=None) -> Optional[Path]:
     "The output notebook of the papermill run executing this kernel, or None when not run by papermill."
     try:

@@ -17,7 +17,7 @@ from .bench.kernels import Backend
 
 # %% auto #0
 __all__ = ['device_block', 'gemm_table', 'stream_table', 'precision_table', 'summary', 'printable', 'brief', 'format_list',
-           'format_summary', 'entries_frame', 'compare_table']
+           'format_summary', 'entries_frame', 'compare_table', 'figures_table']
 
 # %% ../nbs/30_tables.ipynb #e274b217
 _RULE = '=' * 80
@@ -211,4 +211,20 @@ def compare_table(df, a_label:str='A', b_label:str='B') -> str:
     lines = [f"B/A per primitive (median over sizes); A = {printable(a_label)}, B = {printable(b_label)}",
              f"  {'kernel':<14} {'precision':<10} {'B/A':>7}", '  ' + '-' * 33]
     lines += [f"  {k:<14} {p:<10} {v:>7.2f}" for (k, p), v in g.items()]
+    return '\n'.join(lines)
+
+# %% ../nbs/30_tables.ipynb #b78e0285
+def figures_table(df) -> str:
+    "The N-way comparison as text: each figure per calibration, and its ratio to the first calibration."
+    if not len(df.index): return 'No calibrations to compare.'
+    if not len(df.columns): return 'No headline figures: these calibrations measured no GEMM peak and no STREAM triad.'
+    cols, w = list(df.columns), max(12, *(len(printable(i)) for i in df.index))
+    fmt = lambda v: '-' if v != v else f"{v:,.1f}"                          # NaN: not measured
+    lines = ['Headline figures (peaks in GFLOPS/GOPS, bandwidth in GB/s; × = ratio to the first):',
+             '  ' + f"{'calibration':<{w}}" + ''.join(f" {c:>15}" for c in cols)]
+    first = df.iloc[0]
+    for name, row in df.iterrows():
+        cells = [fmt(v) + (f" {v / first[c]:.2f}×" if name != df.index[0] and v == v and first[c] == first[c]
+                             and first[c] else '') for c, v in row.items()]
+        lines.append('  ' + f"{printable(name):<{w}}" + ''.join(f" {x:>15}" for x in cells))
     return '\n'.join(lines)
