@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.calibkit-installed
 
-.PHONY: calibrate test setup sync-check docs bench clean-venv
+.PHONY: calibrate test setup sync-check docs bench lab clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ test: sync-check
 	.ci/ensure-chromium
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/python -m pytest tests
+
+# JupyterLab on the walk-through notebooks (examples/): the widgets one opens first.
+lab: $(STAMP)
+	$(BIN)/jupyter lab examples/widgets.ipynb
 
 docs: $(STAMP)
 	$(BIN)/calibkit docs --out _site

@@ -128,17 +128,18 @@ def ratio_html(df) -> str:
     return (f"<div style='max-height:320px;overflow:auto'><b>compared / selected, median over sizes</b>"
             f"{body}</div>")
 
-# %% ../nbs/72_widgets.ipynb #4d6b5bfe
+# %% ../nbs/72_widgets.ipynb #123fcb26
 _PLOTS = ('roofline', 'efficiency_vs_size', 'speedup_bars')
 
 class RegistryBrowser:
     "Pick a device and a calibration to plot it; pick a second calibration to compare."
     def __init__(self, registry:Optional[Registry]=None):
         self.registry = registry or Registry()
-        self.device = W.Dropdown(options=[h for _, h in self.registry.devices()], description='Device')
-        self.calib = W.Dropdown(description='Calibration')
-        self.other = W.Dropdown(description='Compare with')
-        self.plot = W.ToggleButtons(options=_PLOTS, description='Plot')
+        wide = dict(style={'description_width': '100px'}, layout=W.Layout(width='480px'))   # labels and names whole
+        self.device = W.Dropdown(options=[h for _, h in self.registry.devices()], description='Device', **wide)
+        self.calib = W.Dropdown(description='Calibration', **wide)
+        self.other = W.Dropdown(description='Compare with', **wide)
+        self.plot = W.ToggleButtons(options=_PLOTS, description='Plot', style={'description_width': '100px'})
         self.out, self.table = W.Output(), W.HTML()
         self.figure, self.comparison, self._updating = None, None, False
         self.device.observe(self._device_changed, 'value')
