@@ -30,7 +30,7 @@ def run_calibration(framework, quick, out):
     r = subprocess.run(args, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if r.returncode: sys.exit(f"calibration failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    path = r.stdout.strip().splitlines()[-1].split('Calibration saved: ')[-1]
+    path = next(l.split('  profile   ', 1)[1] for l in r.stdout.splitlines() if l.startswith('  profile   '))
     return wall, json.loads(Path(path).read_text())
 
 def peaks(profile, by_level=False):
