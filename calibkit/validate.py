@@ -181,7 +181,7 @@ def check_device(cal, # the calibration to measure against
                          "calibrate this host (make calibrate) and validate against that profile, or pass force=True "
                          "(--force) to compare anyway.")
 
-# %% ../nbs/63_validate.ipynb #0da6e452
+# %% ../nbs/63_validate.ipynb #4d42fb2f
 def validate(model, # an nn.Module or a torchvision model name (not an ONNX file: it is run here with PyTorch)
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # run and estimate at this precision (the model is cast to it)
@@ -209,7 +209,8 @@ def validate(model, # an nn.Module or a torchvision model name (not an ONNX file
     cal, hw = resolve(hardware, power_mode, framework, registry)
     notes = check_device(cal, force=force)
     bar = console_progress(2 + 7 * profile, f"validating {name or type(m).__name__}", 'step', enabled=progress)
-    bar.set_postfix_str('estimate'); g = extract(m, x, name)
+    bar.set_postfix_str('estimate')
+    g = extract(m, x, name)
     est = estimate(g, cal, precision, statistic=statistic)
     est.hardware = hw
     bar.update(); bar.set_postfix_str('timing the model')
