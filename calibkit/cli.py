@@ -131,7 +131,7 @@ def _calibrations(reg, specs:list[str]) -> dict:
         out[label if label not in out else f"{label} ({len(out) + 1})"] = cal
     return out
 
-# %% ../nbs/81_cli.ipynb #b4235b3f
+# %% ../nbs/81_cli.ipynb #e7b83981
 def _save_plot(kind:str, cals:dict, path, kernel:str='gemm'):
     "Draw plot `kind` (roofline, efficiency, compare) of `cals` and write it to `path`."
     import matplotlib; matplotlib.use('Agg')
@@ -141,7 +141,8 @@ def _save_plot(kind:str, cals:dict, path, kernel:str='gemm'):
     (la, a), *rest = cals.items()
     if kind in ('roofline', 'efficiency') and rest:
         raise ValueError(f"plot {kind} draws one calibration; {len(cals)} given (compare takes several).")
-    if kind == 'compare' and not rest: raise ValueError("plot compare needs two calibrations or more: give another CAL.")
+    if kind == 'compare' and not rest:
+        raise ValueError("plot compare needs two calibrations or more: give another CAL.")
     fig = (plots.roofline(a) if kind == 'roofline' else plots.efficiency_vs_size(a, kernel) if kind == 'efficiency'
            else plots.compare_plot(a, rest[0][1], la, rest[0][0]) if len(rest) == 1
            else plots.figures_plot(compare_many(cals)))
