@@ -133,11 +133,12 @@ def printable(s, keep:str='') -> str:
     "`s` with every control or format character escaped (`\\x1b`, `\\u202e`), except those in `keep` (e.g. '\\n')."
     return ''.join(c if c.isprintable() or c in keep else c.encode('unicode_escape').decode('ascii') for c in str(s))
 
-# %% ../nbs/30_tables.ipynb #833f4506
+# %% ../nbs/30_tables.ipynb #1b8b09f3
 def _peaks_line(peaks:dict) -> str:
     "Peak per precision, floats in GFLOPS then integers in GOPS."
-    fl = [f"{p} {peaks[p]:,.0f}" for p in sort_precisions(peaks) if PRECISIONS[p].kind == 'float']
-    io = [f"{p} {peaks[p]:,.0f}" for p in sort_precisions(peaks) if PRECISIONS[p].kind != 'float']
+    num = lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.2g}"            # a slow precision is 0.31, not 0
+    fl = [f"{p} {num(peaks[p])}" for p in sort_precisions(peaks) if PRECISIONS[p].kind == 'float']
+    io = [f"{p} {num(peaks[p])}" for p in sort_precisions(peaks) if PRECISIONS[p].kind != 'float']
     return '; '.join([*([' · '.join(fl) + ' GFLOPS'] if fl else []), *([' · '.join(io) + ' GOPS'] if io else [])]) \
         or 'none measured'
 
