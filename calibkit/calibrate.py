@@ -115,7 +115,7 @@ def size_label(task:Task, precision:str) -> str:
     p = task.params
     return f"{p['m']}×{p['n']}" if p['m'] == p['n'] == p['k'] else f"{p['m']}×{p['n']}×{p['k']}"
 
-# %% ../nbs/31_calibrate.ipynb #129507fe
+# %% ../nbs/31_calibrate.ipynb #016d7d06
 @dataclass
 class Settings:
     "How hard each case is measured."
@@ -126,7 +126,7 @@ class Settings:
     budget_s: float = 0.5       # per case (after min_reps), over all rounds
     min_time_s: float = 0.02    # timed work before a case may stop (steadies microsecond kernels), over all rounds
     headline_min_time_s: float = 0.3   # for the headline figures: the DRAM triad and GEMMs of 1024³ and more
-    rounds: int = 2             # interleaved rounds: each case is timed once per round, the samples pooled
+    rounds: int = 3             # interleaved rounds: each case timed once per round, samples pooled (3: t = 4.3)
     keep_bytes: int = 512 * 2**20  # GEMM cases kept between rounds, in all (bytes of matrices); the others are rebuilt
     min_gops: float = 50.0      # early-termination threshold
     hopeless_size: int = 256    # below min_gops/4 at this square size or larger: stop now

@@ -105,10 +105,22 @@ def _stats(times, **kw) -> TimingResult:
                         ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / med if med > 0 else 0.,
                         samples=[float(x) for x in t], **kw)
 
-# %% ../nbs/02_timing.ipynb #8b7a1783
+# %% ../nbs/02_timing.ipynb #2984d78a
+def _batch_means(results:list[TimingResult], center:float, confidence:float=0.95) -> tuple[float, float]:
+    """The 95% interval of `center` from the spread of the rounds' medians, each round one batch: `center` ×/÷
+    exp(t · sd(log medians) / √rounds), Student's t with rounds - 1 degrees of freedom (multiplicative: noise on a
+    shared machine scales times, and the bounds stay positive)."""
+    from scipy.stats import t as student
+    logs = np.log([r.median_s for r in results if r.median_s > 0])
+    if len(logs) < 2 or center <= 0: return center, center
+    h = student.ppf((1 + confidence) / 2, len(logs) - 1) * logs.std(ddof=1) / np.sqrt(len(logs))
+    return center * float(np.exp(-h)), center * float(np.exp(h))
+
+# %% ../nbs/02_timing.ipynb #eb4fdf7b
 def combine(results:list[TimingResult]) -> TimingResult:
     """One result from several measurements of the same function taken at different moments (interleaved rounds): all
-    samples pooled, the 95% interval of the median widened to span every round's median."""
+    samples pooled; the 95% interval of the median also holds every round's median and the rounds' batch-means
+    interval (Student t over the rounds' log medians)."""
     if not results: raise ValueError("combine needs at least one TimingResult")
     if len(results) == 1: return results[0]
     last, calls = results[-1], [r.n * r.batch for r in results]
@@ -118,10 +130,11 @@ def combine(results:list[TimingResult]) -> TimingResult:
                  warmup=sum(r.warmup for r in results), stop_reason=last.stop_reason,
                  resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
                  faults_per_call=faults)
-    lo, hi = min(out.ci_low_s, *(r.median_s for r in results)), max(out.ci_high_s, *(r.median_s for r in results))
+    lo, hi = _batch_means(results, out.median_s)
+    lo, hi = min(out.ci_low_s, lo, *(r.median_s for r in results)), max(out.ci_high_s, hi, *(r.median_s for r in results))
     return out.model_copy(update=dict(ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / out.median_s))
 
-# %% ../nbs/02_timing.ipynb #1bca86c0
+# %% ../nbs/02_timing.ipynb #0f9f4fe1
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
 
 @functools.cache
@@ -135,7 +148,7 @@ def _glibc():
         return libc
     except (OSError, AttributeError): return None
 
-# %% ../nbs/02_timing.ipynb #6673ef4f
+# %% ../nbs/02_timing.ipynb #1849debd
 def steady_allocator() -> bool:
     """Keep freed memory in this process for reuse (glibc): large tensors come from the heap, which is never trimmed,
     so a tensor allocated again reuses pages already mapped instead of faulting them in. Process-wide and one-way
@@ -144,14 +157,14 @@ def steady_allocator() -> bool:
     if libc is None: return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
-# %% ../nbs/02_timing.ipynb #4e32782e
+# %% ../nbs/02_timing.ipynb #a137899f
 def minor_faults() -> Optional[int]:
     "Minor page faults of this process so far, all threads (None where the OS does not count them)."
     try: import resource
     except ImportError: return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-# %% ../nbs/02_timing.ipynb #7cbc6ca5
+# %% ../nbs/02_timing.ipynb #23aa37ef
 def measure(fn: Callable, clock=None, warmup: int = 2, min_reps: int = 5, max_reps: int = 200,
             target: float = 0.02, budget_s: float = 1.0, min_ticks: int = 20, min_time_s: float = 0.0,
             wall: Callable[[], float] = time.perf_counter) -> TimingResult:

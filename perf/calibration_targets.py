@@ -9,7 +9,8 @@ Every ratio is against a reference measured in the same run (these machines are 
      and an ad-hoc `torch.add(a, b, alpha=s, out=c)` on arrays of the same size (best of 20; medians shown too), the
      two measured side by side five times (this machine's DRAM bandwidth drifts by up to 2x within a minute);
   3. the reported fp32/fp64 GEMM peaks against an ad-hoc best-of-5 `torch.matmul` at 2048² and 4096²;
-  4. two consecutive quick PyTorch runs: DRAM triad and fp32/fp64 GEMM peaks within 5%, every other
+  4. two consecutive quick PyTorch runs: the DRAM bandwidth the profile states (the triad at its median time; the
+     best rate shown beside it) and fp32/fp64 GEMM peaks within 5%, every other
      primitive's peak within 10%, and (issue 18's re-framed target) at least 95% of the entries' medians within the
      95% intervals the two runs state for them.
 Not a test: nothing here asserts; it prints what it measured.
@@ -159,8 +160,12 @@ def main():
 
     p1, p2 = peaks(q1), peaks(q2)
     d = lambda a, b: abs(a - b) / max(a, b)
+    h1, h2 = q1['measured_bandwidth_gbps'], q2['measured_bandwidth_gbps']
+    row(f"run-to-run: DRAM bandwidth the profile states (triad at its median time) {h1:.1f} vs {h2:.1f} GB/s",
+        f"{d(h1, h2):.1%}", "<= 5%", d(h1, h2) <= 0.05)
     t1, t2 = dram_triad(q1)[1], dram_triad(q2)[1]
-    row(f"run-to-run: DRAM triad best rate {t1:.1f} vs {t2:.1f} GB/s", f"{d(t1, t2):.1%}", "<= 5%", d(t1, t2) <= 0.05)
+    row(f"  (info) DRAM triad best rate (one fastest call: a quiet instant) {t1:.1f} vs {t2:.1f} GB/s", f"{d(t1, t2):.1%}",
+        "(info)", True)
     for p in ('fp32', 'fp64'):
         a, b = p1[('gemm', p)], p2[('gemm', p)]
         row(f"run-to-run: {p} GEMM peak {a:.1f} vs {b:.1f} GFLOPS", f"{d(a, b):.1%}", "<= 5%", d(a, b) <= 0.05)

@@ -269,9 +269,9 @@ def _grid_entry(c, res:dict) -> OperationCalibration:
                                 arithmetic_intensity=c.flops / c.nbytes if c.nbytes else 0.,
                                 extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes})
 
-# %% ../../nbs/23_bench_operators.ipynb #7b9865e5
+# %% ../../nbs/23_bench_operators.ipynb #abe87470
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
-                        progress=None, rounds: int = 2, steady: bool = True) -> list[OperationCalibration]:
+                        progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
     with its share of the budget, and each case's samples pooled (as the primitives' sweep does): a neighbour's
     burst during one pass does not decide an entry. `progress()` is called once per case, in the last round.
