@@ -116,7 +116,7 @@ def _batch_means(results:list[TimingResult], center:float, confidence:float=0.95
     h = student.ppf((1 + confidence) / 2, len(logs) - 1) * logs.std(ddof=1) / np.sqrt(len(logs))
     return center * float(np.exp(-h)), center * float(np.exp(h))
 
-# %% ../nbs/02_timing.ipynb #eb4fdf7b
+# %% ../nbs/02_timing.ipynb #89fb2a8d
 def combine(results:list[TimingResult]) -> TimingResult:
     """One result from several measurements of the same function taken at different moments (interleaved rounds): all
     samples pooled; the 95% interval of the median also holds every round's median and the rounds' batch-means
@@ -131,7 +131,8 @@ def combine(results:list[TimingResult]) -> TimingResult:
                  resolution_s=min(r.resolution_s for r in results), total_s=sum(r.total_s for r in results),
                  faults_per_call=faults)
     lo, hi = _batch_means(results, out.median_s)
-    lo, hi = min(out.ci_low_s, lo, *(r.median_s for r in results)), max(out.ci_high_s, hi, *(r.median_s for r in results))
+    meds = [r.median_s for r in results]
+    lo, hi = min(out.ci_low_s, lo, *meds), max(out.ci_high_s, hi, *meds)
     return out.model_copy(update=dict(ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / out.median_s))
 
 # %% ../nbs/02_timing.ipynb #0f9f4fe1

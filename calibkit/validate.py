@@ -127,13 +127,22 @@ def _fault_warning(self:Validation) -> list[str]:
             "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use "
             "jemalloc."]
 
-# %% ../nbs/63_validate.ipynb #67e8c29f
+# %% ../nbs/63_validate.ipynb #ce3ca422
+@patch
+def inside_interval(self:Validation) -> str:
+    "'inside', 'below' or 'above': where the measured latency lies against the estimate's stated interval."
+    e = self.estimate
+    return 'below' if self.measured_ms < e.low_ms else 'above' if self.measured_ms > e.high_ms else 'inside'
+
+# %% ../nbs/63_validate.ipynb #2e669f6a
 @patch
 def report(self:Validation) -> str:
     "Whole-model error, then error attribution by op type and by fusion pattern."
     lines = [self.estimate.summary(),
              f"  measured {self.measured_ms:.2f} ms (95% CI {self.measured_ci[0]:.2f}-{self.measured_ci[1]:.2f}); "
-             f"error {self.error:+.1%}; profiled ops sum to {sum(self.op_measured.values()):.2f} ms"]
+             f"error {self.error:+.1%}; profiled ops sum to {sum(self.op_measured.values()):.2f} ms",
+             f"  the measurement lies {self.inside_interval()} the stated interval "
+             f"({self.estimate.low_ms:.2f} - {self.estimate.high_ms:.2f} ms)"]
     lines += [f"  ⚠ {n}" for n in self.notes] + self._fault_warning()
     for by in ('op_type', 'pattern'):
         lines += [f"  error attribution by {by.replace('_', ' ')}:"] + [
@@ -142,7 +151,7 @@ def report(self:Validation) -> str:
             for k, r in self.attribution(by).head(6).iterrows()]
     return '\n'.join(lines)
 
-# %% ../nbs/63_validate.ipynb #38f1630f
+# %% ../nbs/63_validate.ipynb #6ff80a19
 @patch
 def plot(self:Validation, ax=None):
     "Estimated against measured latency per op (log-log), coloured by bound, with the y = x line."
@@ -160,11 +169,11 @@ def plot(self:Validation, ax=None):
     ax.legend(fontsize=8)
     return ax.figure
 
-# %% ../nbs/63_validate.ipynb #f10ffd22
+# %% ../nbs/63_validate.ipynb #52e930cb
 class DeviceMismatch(ValueError):
     "A profile of another device, where this host is measured."
 
-# %% ../nbs/63_validate.ipynb #5a915bad
+# %% ../nbs/63_validate.ipynb #bed01501
 def check_device(cal, # the calibration to measure against
                  host=None, # this host (default: `platform.detect()`)
                  force:bool=False, # go on with a profile of another device (the note says so)
@@ -181,7 +190,7 @@ def check_device(cal, # the calibration to measure against
                          "calibrate this host (make calibrate) and validate against that profile, or pass force=True "
                          "(--force) to compare anyway.")
 
-# %% ../nbs/63_validate.ipynb #4d42fb2f
+# %% ../nbs/63_validate.ipynb #80a00c2b
 def validate(model, # an nn.Module or a torchvision model name (not an ONNX file: it is run here with PyTorch)
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # run and estimate at this precision (the model is cast to it)

@@ -192,7 +192,9 @@ def estimate_of(case, cal):
     e = estimate(case.graph, cal, precision=CONFIGS[case.config][0])
     lo, hi = (e.low_ms, e.high_ms) if hasattr(e, 'low_ms') else (e.total_ms - e.band_ms, e.total_ms + e.band_ms)
     ov = sum(o.ms for o in e.ops if o.bound == 'overhead')
+    from calibkit.estimate import match_uncertainty
     return e.total_ms, lo, hi, dict(ops=len(e.ops), overhead_share=ov / e.total_ms if e.total_ms else 0.,
+                                    match_uncertainty=match_uncertainty(e.ops),
                                     approximated=e.match_shares()['approximated_time'])
 
 
@@ -243,6 +245,7 @@ def main():
     ap.add_argument('--budget', type=float, default=0.6, help='seconds of measuring per case and burst')
     ap.add_argument('--no-second', action='store_true', help='skip the second calibration (no drift figure)')
     ap.add_argument('--rows', help='write one JSON line per case to this file')
+    ap.add_argument('--profiles', help='write the two calibrations to this folder (first.json, second.json)')
     a = ap.parse_args()
     from calibkit.timing import steady_allocator
     steady_allocator()
@@ -273,7 +276,7 @@ def main():
                 est, lo, hi, feat = estimate_of(c, cal)
                 meas = combine(c.timings).median_s * 1e3
                 r.update(measured_ms=meas, estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
-                         held=lo <= meas <= hi, **feat)
+                         held=bool(lo <= meas <= hi), **feat)
                 if cal2 is not None: r['drift'] = estimate_of(c, cal2)[0] / est - 1
             except Exception as e:
                 r['error'] = f"estimate: {type(e).__name__}: {str(e).strip()[:140]}"
@@ -296,6 +299,10 @@ def main():
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
               f"{ref1[1]:.0f} GFLOPS ({ref1[1] / ref0[1] - 1:+.1%}); second calibration {tcal2:.0f} s")
     if a.rows: Path(a.rows).write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    if a.profiles:
+        Path(a.profiles).mkdir(parents=True, exist_ok=True)
+        for n, c in (('first', cal), ('second', cal2)):
+            if c is not None: (Path(a.profiles) / f"{n}.json").write_text(c.model_dump_json())
 
 
 if __name__ == '__main__': main()
