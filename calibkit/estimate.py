@@ -437,7 +437,7 @@ def references(self:Estimator) -> list[Reference]:
     _REFS[key] = out
     return out
 
-# %% ../nbs/62_estimate.ipynb #4b310d17
+# %% ../nbs/62_estimate.ipynb #29cc1dc4
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -456,8 +456,8 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole, the estimate was "
         f"off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops are "
-        f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of models "
-        "built like them; other op mixes and shapes may fall outside.")
+        f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
+        "models built like them; other op mixes and shapes may fall outside.")
 
 # %% ../nbs/62_estimate.ipynb #36f604b1
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
