@@ -22,7 +22,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'interp_latency', 'ClassPoint', 'OpEstimate', 'Estimator', 'Estimate',
-           'match_uncertainty', 'conformal_bounds', 'Reference', 'estimate']
+           'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -119,7 +119,7 @@ def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
             if r and r.supported and r.measured_bandwidth_gbps]
     return max(gemv) if gemv else cal.measured_bandwidth_gbps
 
-# %% ../nbs/62_estimate.ipynb #2de7dc22
+# %% ../nbs/62_estimate.ipynb #ab3388f3
 class Estimator:
     """Latency estimates from one calibration profile, from each entry's median latency (or its minimum:
     `statistic='min'`)."""
@@ -137,6 +137,7 @@ class Estimator:
         self.llc_bytes = max(caches.values()) if caches else None
         self.dram_gbps = _dram_gbps(cal, self.precision)
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
+        self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
 
 # %% ../nbs/62_estimate.ipynb #41d2f078
 @patch
@@ -240,17 +241,17 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
-# %% ../nbs/62_estimate.ipynb #1440cef9
+# %% ../nbs/62_estimate.ipynb #4b5d9d74
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
-    """The estimated latency of one op in the model: as timed alone, plus the calibrated in-sequence overhead for ops
-    that compute."""
+    """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the calibrated
+    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`)."""
     e = self._isolated(op, subgraph)
     # (an op bound by streaming its weights from DRAM already pays for cold weights, which the
     # in-sequence cost measures)
-    if self.sequence_ms and e.source != 'none' and e.entry and not e.entry.startswith(
+    if (self.sequence_ms or self.in_model_ms) and e.source != 'none' and e.entry and not e.entry.startswith(
             'dispatch_overhead') and not e.entry.endswith('(weights from DRAM)'):
-        e.ms += self.sequence_ms
+        e.ms += self.sequence_ms + self.in_model_ms
         e.entry += ' + in-sequence'
     return e
 
@@ -390,21 +391,22 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
     return (s[k - 1], s[n - k]) if k >= 1 else None
 
-# %% ../nbs/62_estimate.ipynb #b1724989
+# %% ../nbs/62_estimate.ipynb #87ea21e0
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
     model: str
     batch: int
     size: int
     measured_ms: float
-    estimate_ms: float
+    estimate_ms: float          # without the in-model cost (which the references themselves set)
     uncertainty: float          # `match_uncertainty` of its ops
+    ops: int = 0                # its ops that pay the per-op costs (those that compute)
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     @property
     def score(self) -> float: return math.log(self.measured_ms / self.estimate_ms)
 
-# %% ../nbs/62_estimate.ipynb #39d861f8
+# %% ../nbs/62_estimate.ipynb #92d8539b
 @functools.cache
 def _reference_graph(name:str, batch:int, size:int, precision:str) -> Graph:
     "A reference model's graph at `precision`, captured once per process."
@@ -421,7 +423,8 @@ def references(self:Estimator) -> list[Reference]:
     m = self.cal.metadata
     key = (m.hardware_name, str(m.calibration_date), len(self.cal.operation_profiles), self.precision, self.statistic)
     if key in _REFS: return _REFS[key]
-    out, state = [], (self.cold_weights, self.sequence_ms)
+    out, state = [], (self.cold_weights, self.sequence_ms, self.in_model_ms)
+    self.in_model_ms = 0.
     for o in self.cal.operations('reference_model'):
         r, p = o.precision_results.get(self.precision), o.params
         if not (r and r.supported and r.median_latency_ms): continue
@@ -432,18 +435,37 @@ def references(self:Estimator) -> list[Reference]:
             continue
         ops = self.model_ops(g)
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
-                             sum(x.ms for x in ops), match_uncertainty(ops)))
-    self.cold_weights, self.sequence_ms = state
+                             sum(x.ms for x in ops), match_uncertainty(ops),
+                             sum(x.entry.endswith(' + in-sequence') for x in ops)))
+    self.cold_weights, self.sequence_ms, self.in_model_ms = state
     _REFS[key] = out
     return out
 
-# %% ../nbs/62_estimate.ipynb #29cc1dc4
+# %% ../nbs/62_estimate.ipynb #baca90db
+def in_model_cost(refs:list[Reference]) -> float:
+    "The in-model cost per op (ms): the median over `refs` of (measured - estimated) / ops, at least 0; 0 below 3."
+    gaps = [(r.measured_ms - r.estimate_ms) / r.ops for r in refs if r.ops]
+    return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
+
+def held_out_scores(refs:list[Reference]) -> list[float]:
+    "Each reference's log(measured / estimated), its estimate including the in-model cost fitted on the others."
+    return [math.log(r.measured_ms / (r.estimate_ms + r.ops * in_model_cost(refs[:i] + refs[i + 1:])))
+            for i, r in enumerate(refs)]
+
+@patch
+def fit_in_model(self:Estimator) -> float:
+    "Set (and return) `in_model_ms` from this profile's reference models at this precision."
+    self.in_model_ms = in_model_cost(self.references())
+    return self.in_model_ms
+
+# %% ../nbs/62_estimate.ipynb #ab2c78c7
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
     reference models when the profile has enough at this precision, else per-op uncertainties in quadrature (said)."""
     total, u, refs = sum(o.ms for o in ops), match_uncertainty(ops), self.references()
-    b = conformal_bounds([r.score for r in refs]) if len(refs) >= MIN_REFERENCES else None
+    scores = held_out_scores(refs)
+    b = conformal_bounds(scores) if len(refs) >= MIN_REFERENCES else None
     if b is None:
         h = math.sqrt(sum((o.ms * o.rel_uncertainty) ** 2 for o in ops))
         return max(total - h, 0.), total + h, (
@@ -452,14 +474,14 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
             "grid); expect it to be too narrow")
     excess = max(0., u - statistics.median(r.uncertainty for r in refs))
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
-    e = sorted(r.error for r in refs)
+    e = sorted(math.exp(-s) - 1 for s in scores)
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole, the estimate was "
         f"off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops are "
         f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
         "models built like them; other op mixes and shapes may fall outside.")
 
-# %% ../nbs/62_estimate.ipynb #36f604b1
+# %% ../nbs/62_estimate.ipynb #d63eccd9
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at
@@ -473,19 +495,20 @@ def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX fil
     cal, hw = resolve(hardware, power_mode, framework, registry)
     g, subs, sub_of = partitioned(model, example_input)
     est = Estimator(cal, precision, statistic)
+    est.fit_in_model()
     ops = est.model_ops(g, sub_of)
     when = f"calibrated {cal.metadata.calibration_date:%Y-%m-%d %H:%M} UTC"
     return Estimate(g.model, hw, est.precision, cal.metadata.framework, ops, subs, g, est.fault_ms,
                     f"{describe_identity(cal.metadata.identity())}, {when}", *est.interval(ops))
 
-# %% ../nbs/62_estimate.ipynb #d20d4eb6
+# %% ../nbs/62_estimate.ipynb #f26b2392
 @patch
 def to_csv(self:Estimate, path) -> Path:
     "Write one row per op (`to_dataframe`) to `path`."
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/62_estimate.ipynb #f6ae36de
+# %% ../nbs/62_estimate.ipynb #97251248
 @patch
 def to_json(self:Estimate, path=None) -> str:
     "The estimate as JSON (totals, match shares, subgraphs, ops); written to `path` when given."
@@ -497,7 +520,7 @@ def to_json(self:Estimate, path=None) -> str:
     if path is not None: Path(path).write_text(s)
     return s
 
-# %% ../nbs/62_estimate.ipynb #99010548
+# %% ../nbs/62_estimate.ipynb #1c396c34
 @patch
 def to_chrome_trace(self:Estimate, path=None) -> dict:
     "The estimate as a Chrome trace (chrome://tracing, Perfetto): one slice per op in order; written to `path`."

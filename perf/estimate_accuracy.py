@@ -16,7 +16,9 @@
 5. Prints, per case, the error and whether the estimate's stated interval held the measurement; then per side
    (design, report) and configuration: median |error|, share within ±10% and ±20%, share of intervals that held,
    failures; the calibration-to-calibration drift; and the machine's own drift (a reference model and a GEMM timed
-   at the start and at the end).
+   at the start and at the end). Errors are against the first calibration's estimates; 'bracketed' also shows them
+   against the geometric mean of both calibrations' (made just before and just after the measurements: what is left
+   when the machine's drift during the run is taken out).
 
 **The family split** (written down in session 6 before any rule was tuned to it; the design side holds every family
 earlier sessions designed the estimator on). A family is an architecture, whatever its source or size. Rules may be
@@ -213,7 +215,7 @@ def summarise(rows, con):
     med = statistics.median
     t = Table(title="Per side and configuration (estimates from the calibration made before the measurements)")
     for c in ('side', 'config', 'cases', 'failed', 'median |err|', 'within ±10%', 'within ±20%', 'interval held',
-              'worst'):
+              'worst', 'median |err| bracketed'):
         t.add_column(c)
     for side in ('report', 'design'):
         for cfg in CONFIGS:
@@ -226,7 +228,8 @@ def summarise(rows, con):
                       f"{sum(x <= .1 for x in e) / len(e):.0%}" if e else '-',
                       f"{sum(x <= .2 for x in e) / len(e):.0%}" if e else '-',
                       f"{sum(r['held'] for r in ok) / len(ok):.0%}" if ok else '-',
-                      f"{worst['model']} {worst['err']:+.0%}" if worst else '-')
+                      f"{worst['model']} {worst['err']:+.0%}" if worst else '-',
+                      f"{med([abs(r['err_bracketed']) for r in ok]):.1%}" if ok and 'err_bracketed' in ok[0] else '-')
     con.print(t)
     d = [abs(r['drift']) for r in rows if r.get('drift') is not None]
     if d:
@@ -246,6 +249,9 @@ def main():
     ap.add_argument('--no-second', action='store_true', help='skip the second calibration (no drift figure)')
     ap.add_argument('--rows', help='write one JSON line per case to this file')
     ap.add_argument('--profiles', help='write the two calibrations to this folder (first.json, second.json)')
+    ap.add_argument('--from-run', nargs=2, metavar=('ROWS', 'PROFILES'),
+                    help="re-estimate an earlier run's measurements (its --rows file and --profiles folder) with the "
+                         "estimator as it is now: nothing is calibrated or measured again")
     a = ap.parse_args()
     from calibkit.timing import steady_allocator
     steady_allocator()
@@ -258,26 +264,39 @@ def main():
         sides = {s: [m for m in ms if m[1] in keep] for s, ms in sides.items()}
     configs = a.configs.split(',')
     t0 = time.perf_counter()
-    ref0 = machine_reference()
+    earlier = {}
+    if a.from_run:
+        from calibkit.schema import HardwareCalibration
+        load = lambda f: HardwareCalibration.model_validate_json(f.read_text()) if f.exists() else None
+        earlier = {(r['model'], r['config']): r for r in map(json.loads, Path(a.from_run[0]).read_text().splitlines())}
+        keep = {m for m, _ in earlier}
+        sides = {s: [m for m in ms if m[1] in keep] for s, ms in sides.items()}
+        (cal, tcal), (cal2, tcal2) = (load(Path(a.from_run[1]) / 'first.json'), 0.), \
+                                     (load(Path(a.from_run[1]) / 'second.json'), 0.)
+    else: ref0 = machine_reference()
     cases = [c for s, ms in sides.items() for c in cases_of(ms, configs, s)]
     con.print(f"{len(cases)} cases built and captured in {time.perf_counter() - t0:.0f} s "
               f"({sum(bool(c.error) for c in cases)} failed)")
-    cal, tcal = calibration(a.quick)
-    con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
-    measure_all(cases, a.bursts, a.budget, con)
-    cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick)
-    ref1 = machine_reference()
+    if not a.from_run:
+        cal, tcal = calibration(a.quick)
+        con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
+        measure_all(cases, a.bursts, a.budget, con)
+        cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick)
+        ref1 = machine_reference()
     from calibkit.timing import combine
     rows = []
     for c in cases:
         r = dict(side=c.side, source=c.source, model=c.name, family=c.family, config=c.config, error=c.error)
-        if not c.error and c.timings:
+        old = earlier.get((c.name, c.config), {})
+        if not c.error and (c.timings or old.get('measured_ms')):
             try:
                 est, lo, hi, feat = estimate_of(c, cal)
-                meas = combine(c.timings).median_s * 1e3
+                meas = old['measured_ms'] if old else combine(c.timings).median_s * 1e3
                 r.update(measured_ms=meas, estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
                          held=bool(lo <= meas <= hi), **feat)
-                if cal2 is not None: r['drift'] = estimate_of(c, cal2)[0] / est - 1
+                if cal2 is not None:
+                    r['drift'] = estimate_of(c, cal2)[0] / est - 1
+                    r['err_bracketed'] = (est * est * (1 + r['drift'])) ** .5 / meas - 1
             except Exception as e:
                 r['error'] = f"estimate: {type(e).__name__}: {str(e).strip()[:140]}"
                 traceback.print_exc()
@@ -295,7 +314,8 @@ def main():
                   f"{r['drift']:+.1%}" if r.get('drift') is not None else '-', r['error'][:60])
     con.print(t)
     summarise(rows, con)
-    con.print(f"the machine's own drift over the run ({(time.perf_counter() - t0) / 60:.0f} min): resnet18 fp32 b1 "
+    if a.from_run: con.print(f"(re-estimated from {a.from_run[0]}: the measurements and calibrations of that run)")
+    else: con.print(f"the machine's own drift over the run ({(time.perf_counter() - t0) / 60:.0f} min): resnet18 fp32 b1 "
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
               f"{ref1[1]:.0f} GFLOPS ({ref1[1] / ref0[1] - 1:+.1%}); second calibration {tcal2:.0f} s")
     if a.rows: Path(a.rows).write_text(''.join(json.dumps(r) + '\n' for r in rows))
