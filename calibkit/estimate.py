@@ -391,7 +391,7 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
     return (s[k - 1], s[n - k]) if k >= 1 else None
 
-# %% ../nbs/62_estimate.ipynb #87ea21e0
+# %% ../nbs/62_estimate.ipynb #5f32ce96
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
     model: str
@@ -403,8 +403,6 @@ class Reference(NamedTuple):
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
-    @property
-    def score(self) -> float: return math.log(self.measured_ms / self.estimate_ms)
 
 # %% ../nbs/62_estimate.ipynb #92d8539b
 @functools.cache
