@@ -47,10 +47,13 @@ def make_backend(framework:str, device:str, torch=None) -> Backend:
     from calibkit.bench.torch import TorchBackend
     return TorchBackend(device, torch=torch)
 
-# %% ../nbs/31_calibrate.ipynb #a1668a28
-_DEFAULT_CACHES = {'L1d': 32*1024, 'L2': 1024**2, 'L3': 32*1024**2}
-def cache_levels(host:Optional[PlatformInfo]) -> dict[str, int]:
-    "Data-cache size per level ('L1', 'L2', 'L3' ...) of `host`, with common defaults where unknown."
+# %% ../nbs/31_calibrate.ipynb #de703f01
+_DEFAULT_CACHES, _DEFAULT_GPU_L2 = {'L1d': 32*1024, 'L2': 1024**2, 'L3': 32*1024**2}, 64 * 2**20
+def cache_levels(host:Optional[PlatformInfo], device:str='cpu') -> dict[str, int]:
+    """Data-cache size per level ('L1', 'L2', 'L3' ...) of `host`'s CPU, with common defaults where unknown; on
+    `device='cuda'` the GPU's L2 (its L1 does not keep data from one kernel to the next), 64 MiB where unknown."""
+    if device == 'cuda':
+        return {'L2': next((g.l2_bytes for g in (host.gpus if host else []) if g.l2_bytes), _DEFAULT_GPU_L2)}
     c = {k.rstrip('d'): v for k, v in ((host.caches if host else {}) or {}).items() if not k.endswith('i')}
     if not c: c = {k.rstrip('d'): v for k, v in _DEFAULT_CACHES.items()}
     return dict(sorted(c.items()))
@@ -78,14 +81,16 @@ def _geometric(lo:int, hi:int, step:int=4) -> list[int]:
     while x < hi: out.append(x); x *= step
     return out + [hi]
 
-# %% ../nbs/31_calibrate.ipynb #9a7b120d
-def plan(operations:Sequence[str], caches:dict[str, int], quick:bool=False) -> list[Task]:
-    "The sweep for `operations` (groups among stream, blas1, blas2, blas3)."
+# %% ../nbs/31_calibrate.ipynb #24f00487
+def plan(operations:Sequence[str], caches:dict[str, int], quick:bool=False, device:str='cpu') -> list[Task]:
+    """The sweep for `operations` (groups among stream, blas1, blas2, blas3); on a GPU one square GEMM size more (it
+    reaches its peak only there: a 4096³ bf16 GEMM lasts 0.2 ms on an H100)."""
     llc = max(caches.values())
     dram = 4 * llc
     vec = sorted({v//4 for v in caches.values()} | {dram}) if quick else _geometric(4096, dram)
     mat = sorted({v//4 for k, v in caches.items() if k != 'L1'} | {dram}) if quick else _geometric(64*1024, dram)
     square = [64, 256, 512, 1024, 2048] if quick else [32, 64, 128, 256, 512, 1024, 2048, 4096]
+    if device == 'cuda': square = square + [2 * square[-1]]
     big = 2048 if quick else 4096
     skinny = [(1, big, big), (16, big, big)] + ([] if quick else [(64, big, big)])
     tasks = []
@@ -388,18 +393,26 @@ def _odd(self:_Sweep, t:Task, p:str) -> Optional[str]:
                 f"{self.peak_bw:g} GB/s: the arrays may not have left the caches, or the preset's figure is wrong")
     return None
 
-# %% ../nbs/31_calibrate.ipynb #d42afbf8
+# %% ../nbs/31_calibrate.ipynb #d4a56b17
 @patch
 def check_plausible(self:_Sweep):
-    "Time again, then flag, results the memory cannot have produced (`_odd`)."
+    """Time again, then flag, results the memory cannot have produced (`_odd`): each result keeps its warning; the
+    run prints them one by one, or, past three in-cache ones at a precision (a GPU's launch-bound small arrays), those
+    in one line."""
     for p in self.precisions:
-        odd = [t for t in self.tasks if self._odd(t, p)]
+        odd, whys = [t for t in self.tasks if self._odd(t, p)], []
         ws = _workspace(self.backend, p, self.vec, self.mat)[0] if odd else {}
         for t in odd:
             self.results[t][p] = remeasure(self.backend, t, p, ws, self.settings, self.peaks, self.peak_bw,
                                            self.results[t][p], self.state[(t, p)])
-            if (why := self._odd(t, p)):
-                self.results[t][p].warnings.append(why); _say(f"  ⚠ {why}", self.verbose, self.bar)
+            if (why := self._odd(t, p)): self.results[t][p].warnings.append(why); whys.append((t, why))
+        if len(slow := [t for t, w in whys if 'below the' in w]) > 3:
+            top = max(slow, key=lambda t: t.params.get('array_bytes') or t.params.get('matrix_bytes') or 0)
+            whys = [(t, w) for t, w in whys if 'below the' not in w] + [(None, (
+                f"{_ODD}: {len(slow)} in-cache results at {p} ({', '.join(sorted({t.kernel for t in slow}))}; up to "
+                f"{size_label(top, p)}) run below their DRAM bandwidth: per-call overhead (on a GPU, the kernel "
+                "launch), not the memory, sets them"))]
+        for _, why in whys: _say(f"  ⚠ {why}", self.verbose, self.bar)
 
 # %% ../nbs/31_calibrate.ipynb #fead55e0
 def sweep(backend:Backend, # the framework's kernels (NumPy or PyTorch, CPU or CUDA)
@@ -509,15 +522,15 @@ def check_runnable(precs:list[str], avail:list[str], framework:str, device:str):
                          f"It can run: {', '.join(avail)}. Drop those precisions" +
                          (", or use framework='pytorch'." if framework == 'numpy' else '.'))
 
-# %% ../nbs/31_calibrate.ipynb #ea8f4130
+# %% ../nbs/31_calibrate.ipynb #02969d7f
 def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Backend, steady:bool,
                       verbose:bool) -> list[OperationCalibration]:
-    "The operator grid's entries, when the run includes it (a PyTorch run): at fp32, bf16 and fp16 as requested."
+    "The operator grid's entries, when the run includes it (a PyTorch run): at fp32, tf32 (CUDA), bf16 and fp16."
     if 'operators' not in ops: return []
     from calibkit.bench.operators import calibrate_operators
     if verbose: print('Operator calibration (conv2d, linear, matmul, attention, norms, activations, pooling, '
                       'elementwise, overhead)...')
-    return calibrate_operators([q for q in precs if q in ('fp32', 'bf16', 'fp16')] or ['fp32'], device, quick,
+    return calibrate_operators([q for q in precs if q in ('fp32', 'tf32', 'bf16', 'fp16')] or ['fp32'], device, quick,
                                backend.torch, steady=steady)
 
 # %% ../nbs/31_calibrate.ipynb #f23351aa
@@ -535,7 +548,7 @@ def _machine(before:dict, after:dict, verbose:bool) -> dict:
             "calibrate again on a quiet machine.")
     return dict(before=before, after=after, busy=busy)
 
-# %% ../nbs/31_calibrate.ipynb #85bf8d38
+# %% ../nbs/31_calibrate.ipynb #7b2ead72
 def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> CalibrationMetadata:
     "Where, when and how the run was made: `run` holds what the run decided (framework, device, precisions ...)."
     d = backend.describe()
@@ -550,7 +563,8 @@ def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> Calibra
         idle_clock_mhz=host.current_clock_mhz, governor=host.governor, power_mode=run['mode'], quick=run['quick'],
         preflight={'platform_check': 'skipped' if run['warns'] else 'passed', 'framework': run['framework'],
                    'device': run['device'], 'operations': run['ops'], 'precisions_requested': run['precs'],
-                   'precisions_available': run['avail'], 'allocator': run['allocator'], 'caches': cache_levels(host),
+                   'precisions_available': run['avail'], 'allocator': run['allocator'],
+                   'caches': cache_levels(host, run['device']),
                    'sweep_seconds': run['sweep_seconds'], 'theoretical_source': p.sources, 'machine': run['machine']},
         warnings=run['warns'] + run['mode_warns'] + [f"busy machine: {r}" for r in run['machine']['busy']])
 
@@ -571,7 +585,7 @@ def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[f
     meta.warnings += [w for res in results.values() for r in res.values() for w in r.warnings if w.startswith(_ODD)]
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #4ffe40d5
+# %% ../nbs/31_calibrate.ipynb #7cb25c47
 def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
               framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
               precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
@@ -601,8 +615,8 @@ def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'a
     if verbose: say(device_block(p, fw, device, backend, host))
     before, settings = machine_state(clock=device == 'cpu'), settings or (QUICK if quick else FULL)   # neighbours?
     allocator, t0 = ('steady' if settings.steady_allocator and steady_allocator() else 'default'), time.perf_counter()
-    results = sweep(backend, plan(ops, cache_levels(host), quick), precs, settings, peaks, peak_bw, verbose, progress,
-                    above_note(p))
+    results = sweep(backend, plan(ops, cache_levels(host, device), quick, device), precs, settings, peaks, peak_bw,
+                    verbose, progress, above_note(p))
     op_entries = _operator_entries(ops, precs, device, quick, backend, allocator == 'steady', verbose)
     run = dict(framework=fw, device=device, ops=ops, precs=precs, avail=avail, allocator=allocator, mode=mode,
                load_clock=_clock(device, host, before), quick=quick, warns=warns, mode_warns=mode_warns,

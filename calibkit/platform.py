@@ -213,7 +213,7 @@ def busy_reasons(before:dict, # `machine_state` before the sweep
     if a and b and b < a * (1 - clock_drop): out.append(f"the clock fell from {a:.0f} to {b:.0f} MHz during the run")
     return out
 
-# %% ../nbs/10_platform.ipynb #ae1ddc55
+# %% ../nbs/10_platform.ipynb #22cfd1c2
 class GpuInfo(BaseModel):
     "One CUDA device."
     index: int
@@ -222,8 +222,9 @@ class GpuInfo(BaseModel):
     clock_mhz: Optional[float] = None
     memory_bytes: Optional[int] = None
     compute_capability: Optional[str] = None
+    l2_bytes: Optional[int] = None        # the GPU's L2 cache: what a working set must exceed to measure its DRAM
 
-# %% ../nbs/10_platform.ipynb #14e1dfae
+# %% ../nbs/10_platform.ipynb #c542cd7a
 def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional[str]]:
     "(cuda available, GPUs, CUDA version, why unavailable) through `torch`."
     if torch is None: return False, [], None, "PyTorch is not installed, so CUDA cannot be used"
@@ -239,7 +240,8 @@ def _gpus(torch) -> tuple[Optional[bool], list[GpuInfo], Optional[str], Optional
         p = torch.cuda.get_device_properties(i)
         clk = getattr(p, 'clock_rate', None)
         gpus.append(GpuInfo(index=i, name=p.name, sm_count=p.multi_processor_count, clock_mhz=clk/1000 if clk else None,
-                            memory_bytes=getattr(p, 'total_memory', None), compute_capability=f"{p.major}.{p.minor}"))
+                            memory_bytes=getattr(p, 'total_memory', None), compute_capability=f"{p.major}.{p.minor}",
+                            l2_bytes=getattr(p, 'L2_cache_size', None) or None))
     return True, gpus, cuda_ver, None
 
 # %% ../nbs/10_platform.ipynb #a8c68aa0

@@ -101,7 +101,7 @@ def stream_table(cal:HardwareCalibration) -> str:
         )
     return '\n'.join(lines)
 
-# %% ../nbs/30_tables.ipynb #6b8af7bd
+# %% ../nbs/30_tables.ipynb #7b52e13a
 def precision_table(cal:HardwareCalibration) -> str:
     "The precision matrix: support, GEMM peak, speedup vs fp32, theoretical peak."
     m = cal.precision_matrix
@@ -117,7 +117,9 @@ def precision_table(cal:HardwareCalibration) -> str:
             f"  {p:<10} {mark:<10} {_f(m.peak_gflops_by_precision.get(p), '17.1f')} "
             f"{_f(m.speedup_vs_fp32.get(p), '7.2f')}{'×' if p in m.speedup_vs_fp32 else ' '} "
             f"{_f(m.theoretical_peaks.get(p), '12.1f')}"
-            + ('' if sup or p not in m.unsupported_reasons else f"  {m.unsupported_reasons[p][:60]}"))
+            + ('' if sup or p not in m.unsupported_reasons else f"  {m.unsupported_reasons[p][:60]}")
+            + ("  no GEMM at this precision: its memory-bound kernels ran" if sup and m.peak_gflops_by_precision and
+               p not in m.peak_gflops_by_precision else ''))
     return '\n'.join(lines)
 
 # %% ../nbs/30_tables.ipynb #1d30edff

@@ -19,20 +19,32 @@ from .console import progress as console_progress
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['measure_model', 'quiet_native_logs', 'profile_ops', 'Validation', 'DeviceMismatch', 'check_device', 'validate']
+__all__ = ['model_device', 'measure_model', 'quiet_native_logs', 'profile_ops', 'Validation', 'DeviceMismatch', 'check_device',
+           'validate']
 
-# %% ../nbs/63_validate.ipynb #cc4fe201
-def measure_model(model, x, budget_s:float=3.0, steady:bool=True):
-    """Timing statistics of `model(x)` under `torch.no_grad()`, with the page faults per call. `steady`: first put the
-    process's allocator in the steady state the calibration describes (`calibkit.timing.steady_allocator`)."""
+# %% ../nbs/63_validate.ipynb #987f5776
+def model_device(model) -> str:
+    "The device type ('cpu', 'cuda') `model`'s parameters live on ('cpu' for a model without any)."
+    return next((p.device.type for p in model.parameters()), 'cpu')
+
+# %% ../nbs/63_validate.ipynb #d0bd9c71
+def measure_model(model, x, budget_s:float=3.0, steady:bool=True, precision:str='fp32'):
+    """Timing statistics of `model(x)` (`model(**x)` for a dict) under `torch.no_grad()`, with the page faults per
+    call, on the device the model lives on: CUDA-event timed there, at `precision`'s matmul/convolution mode (tf32 on or
+    off). `steady`: first put the process's allocator in the steady state the calibration describes
+    (`calibkit.timing.steady_allocator`)."""
     import torch
-    from calibkit.timing import measure, steady_allocator
+    from calibkit.timing import measure, steady_allocator, CudaEventClock
+    from calibkit.bench.operators import precision_mode
     if steady: steady_allocator()
     model.eval()
-    with torch.no_grad():
-        return measure(lambda: model(x), warmup=3, min_reps=10, max_reps=200, budget_s=budget_s, min_time_s=0.5)
+    dev = model_device(model)
+    call = (lambda: model(**x)) if isinstance(x, dict) else (lambda: model(x))
+    with torch.no_grad(), precision_mode(torch, canonical(precision), dev):
+        return measure(call, CudaEventClock(torch) if dev == 'cuda' else None, warmup=3, min_reps=10, max_reps=200,
+                       budget_s=budget_s, min_time_s=0.5)
 
-# %% ../nbs/63_validate.ipynb #29e5bb0f
+# %% ../nbs/63_validate.ipynb #4e305f71
 _NOISE = re.compile(rb'^[A-Z]+:\d{4}-\d\d-\d\d [\d:]+ \d+:\d+ \S+\] '
                     rb'(?:profiler_(?:start|stop)|gpuGetDeviceCount failed|Registering daemon config loader)')
 
@@ -51,12 +63,37 @@ def quiet_native_logs(fd:int=2):
         if keep: os.write(fd, b''.join(keep))
         tmp.close()
 
-# %% ../nbs/63_validate.ipynb #39d5f489
-def profile_ops(g:Graph, model, x, reps:int=5, bar=None) -> dict[str, float]:
-    "Per-op latency (ms, median over `reps` runs) measured with torch.profiler, keyed by op name; `bar` counts runs."
+# %% ../nbs/63_validate.ipynb #bd47bf3c
+def _cuda_op_times(gm, x, reps:int, bar=None) -> dict[str, float]:
+    "Per-op GPU time (ms, median over `reps` runs) of FX module `gm` on CUDA: CUDA events recorded around each node."
+    import torch, torch.fx as fx
+    class _Timed(fx.Interpreter):
+        def run_node(self, n):
+            if n.op in ('placeholder', 'output', 'get_attr'): return super().run_node(n)
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record(); out = super().run_node(n); b.record()
+            self.events.append((n.name, a, b))
+            return out
+    runs = defaultdict(list)
+    with torch.no_grad():
+        for i in range(2 + reps):                                     # two warm-up runs
+            t = _Timed(gm); t.events = []
+            t.run(x); torch.cuda.synchronize()
+            if i >= 2:
+                for name, a, b in t.events: runs[name].append(a.elapsed_time(b))
+            if bar: bar.update()
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+# %% ../nbs/63_validate.ipynb #9edbe349
+def profile_ops(g:Graph, model, x, reps:int=5, bar=None, precision:str='fp32') -> dict[str, float]:
+    """Per-op latency (ms, median over `reps` runs) keyed by op name; `bar` counts runs. On the CPU measured with
+    torch.profiler; on CUDA with a pair of CUDA events around each op (its kernels and the gaps while they launch)."""
     import torch, torch.fx as fx
     from torch.profiler import profile, record_function, ProfilerActivity
+    from calibkit.bench.operators import precision_mode
     gm = trace(model, x)[0] if not isinstance(model, fx.GraphModule) else model
+    if model_device(gm) == 'cuda':
+        with precision_mode(torch, canonical(precision), 'cuda'): return _cuda_op_times(gm, x, reps, bar)
     class _Timed(fx.Interpreter):
         def run_node(self, n):
             if n.op in ('placeholder', 'output', 'get_attr'): return super().run_node(n)
@@ -73,7 +110,7 @@ def profile_ops(g:Graph, model, x, reps:int=5, bar=None) -> dict[str, float]:
                 if e.key.startswith('ck::'): runs[e.key[4:]].append(e.cpu_time_total / 1e3 / max(e.count, 1))
     return {k: statistics.median(v) for k, v in runs.items()}
 
-# %% ../nbs/63_validate.ipynb #f5d64b69
+# %% ../nbs/63_validate.ipynb #a1d631ca
 @dataclass
 class Validation:
     "An estimate checked against measurements on this host (the same statistic on both sides: median, or min)."
@@ -93,7 +130,7 @@ class Validation:
     @property
     def error(self) -> float: return self.estimate.total_ms / self.measured_ms - 1
 
-# %% ../nbs/63_validate.ipynb #2cb1fda4
+# %% ../nbs/63_validate.ipynb #154f7dc7
 @patch
 def per_op(self:Validation):
     "One row per op: estimate, measurement, error."
@@ -103,7 +140,7 @@ def per_op(self:Validation):
     df['rel_error'] = df.error_ms / df.measured_ms
     return df
 
-# %% ../nbs/63_validate.ipynb #186ed181
+# %% ../nbs/63_validate.ipynb #285bf259
 @patch
 def attribution(self:Validation, by:str='op_type'):
     "Where the error comes from: signed and absolute error per op type (or 'pattern'), share of the absolute error."
@@ -114,7 +151,7 @@ def attribution(self:Validation, by:str='op_type'):
     g['rel_error'] = g.error_ms / g.measured_ms
     return g.sort_values('abs_error_ms', ascending=False)
 
-# %% ../nbs/63_validate.ipynb #c8a3c686
+# %% ../nbs/63_validate.ipynb #bb98c80f
 @patch
 def _fault_warning(self:Validation) -> list[str]:
     "The report's page-fault warning: when they cost 1% of the time at the calibrated price, else at 50 per forward."
@@ -127,14 +164,14 @@ def _fault_warning(self:Validation) -> list[str]:
             "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use "
             "jemalloc."]
 
-# %% ../nbs/63_validate.ipynb #ce3ca422
+# %% ../nbs/63_validate.ipynb #a1178049
 @patch
 def inside_interval(self:Validation) -> str:
     "'inside', 'below' or 'above': where the measured latency lies against the estimate's stated interval."
     e = self.estimate
     return 'below' if self.measured_ms < e.low_ms else 'above' if self.measured_ms > e.high_ms else 'inside'
 
-# %% ../nbs/63_validate.ipynb #2e669f6a
+# %% ../nbs/63_validate.ipynb #95d69904
 @patch
 def report(self:Validation) -> str:
     "Whole-model error, then error attribution by op type and by fusion pattern."
@@ -151,7 +188,7 @@ def report(self:Validation) -> str:
             for k, r in self.attribution(by).head(6).iterrows()]
     return '\n'.join(lines)
 
-# %% ../nbs/63_validate.ipynb #6ff80a19
+# %% ../nbs/63_validate.ipynb #5f20d722
 @patch
 def plot(self:Validation, ax=None):
     "Estimated against measured latency per op (log-log), coloured by bound, with the y = x line."
@@ -169,11 +206,11 @@ def plot(self:Validation, ax=None):
     ax.legend(fontsize=8)
     return ax.figure
 
-# %% ../nbs/63_validate.ipynb #52e930cb
+# %% ../nbs/63_validate.ipynb #7936f270
 class DeviceMismatch(ValueError):
     "A profile of another device, where this host is measured."
 
-# %% ../nbs/63_validate.ipynb #bed01501
+# %% ../nbs/63_validate.ipynb #bb44e50c
 def check_device(cal, # the calibration to measure against
                  host=None, # this host (default: `platform.detect()`)
                  force:bool=False, # go on with a profile of another device (the note says so)
@@ -190,7 +227,7 @@ def check_device(cal, # the calibration to measure against
                          "calibrate this host (make calibrate) and validate against that profile, or pass force=True "
                          "(--force) to compare anyway.")
 
-# %% ../nbs/63_validate.ipynb #80a00c2b
+# %% ../nbs/63_validate.ipynb #b1c2bf0a
 def validate(model, # an nn.Module or a torchvision model name (not an ONNX file: it is run here with PyTorch)
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # run and estimate at this precision (the model is cast to it)
@@ -217,15 +254,16 @@ def validate(model, # an nn.Module or a torchvision model name (not an ONNX file
         m, x = m.to(dt), x.to(dt)
     cal, hw = resolve(hardware, power_mode, framework, registry)
     notes = check_device(cal, force=force)
+    if cal.metadata.device_type == 'cuda': m, x = m.to('cuda'), x.to('cuda')    # measured where the profile was made
     bar = console_progress(2 + 7 * profile, f"validating {name or type(m).__name__}", 'step', enabled=progress)
     bar.set_postfix_str('estimate')
     g = extract(m, x, name)
     est = estimate(g, cal, precision, statistic=statistic)
     est.hardware = hw
     bar.update(); bar.set_postfix_str('timing the model')
-    t = measure_model(m, x, steady=steady)
-    bar.update(); bar.set_postfix_str('timing every op (torch.profiler)')
-    ops = profile_ops(g, m, x, bar=bar) if profile else {}
+    t = measure_model(m, x, steady=steady, precision=precision)
+    bar.update(); bar.set_postfix_str('timing every op')
+    ops = profile_ops(g, m, x, bar=bar, precision=precision) if profile else {}
     bar.close()
     return Validation(est, (t.min_s if statistic == 'min' else t.median_s) * 1e3,
                       (t.ci_low_s * 1e3, t.ci_high_s * 1e3), ops, t.faults_per_call, tuple(notes))

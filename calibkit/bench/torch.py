@@ -111,17 +111,18 @@ def _matrices(self:TorchBackend, ws:dict, n:int) -> dict:
     A = ws['A'][:n*n].view(n, n); A.fill_(1)
     return dict(A=A)
 
-# %% ../../nbs/22_bench_torch.ipynb #1af688ac
+# %% ../../nbs/22_bench_torch.ipynb #c90d674b
 @contextlib.contextmanager
 def matmul_precision(torch, mode:str):
-    "Set CUDA fp32 matmul to 'tf32' or 'ieee' inside the block, restoring the previous setting."
-    m = torch.backends.cuda.matmul
-    old = m.allow_tf32
-    m.allow_tf32 = mode == 'tf32'
+    """Set CUDA fp32 matmul and cuDNN convolution to 'tf32' or 'ieee' inside the block, restoring both settings.
+    PyTorch's defaults differ (matmul IEEE, convolution tf32): 'fp32' here means IEEE for both."""
+    m, c = torch.backends.cuda.matmul, torch.backends.cudnn
+    old = m.allow_tf32, c.allow_tf32
+    m.allow_tf32 = c.allow_tf32 = mode == 'tf32'
     try: yield
-    finally: m.allow_tf32 = old
+    finally: m.allow_tf32, c.allow_tf32 = old
 
-# %% ../../nbs/22_bench_torch.ipynb #97cdfa03
+# %% ../../nbs/22_bench_torch.ipynb #74f76e18
 @patch
 def _gemm(self:TorchBackend, params:dict, precision:str) -> Case:
     t, dev = self.torch, self.device
@@ -132,8 +133,8 @@ def _gemm(self:TorchBackend, params:dict, precision:str) -> Case:
     B = t.randint(-2, 3, (k, n), generator=g).to(dev).to(dt)
     ctx = contextlib.nullcontext
     if precision == 'int8':
-        C = t.empty((m, n), dtype=t.int32, device=dev)
-        fn = lambda: t._int_mm(A, B, out=C)
+        C, Bl = t.empty((m, n), dtype=t.int32, device=dev), B.t().contiguous().t() if dev == 'cuda' else B
+        fn = lambda: t._int_mm(A, Bl, out=C)
     elif precision.startswith('fp8'):
         Bc, one, res = B.t().contiguous().t(), t.tensor(1.0, device=dev), {}
         C = None
