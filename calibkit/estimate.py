@@ -64,7 +64,7 @@ class ClassPoint(NamedTuple):
     spread: float               # half the 95% CI, relative to the median
     shape: Optional[tuple]      # (log m, log n, log k) for GEMM-like entries, else None
 
-# %% ../nbs/62_estimate.ipynb #1016b5b4
+# %% ../nbs/62_estimate.ipynb #f44e50c4
 @dataclass
 class OpEstimate:
     "Estimated latency of one op."
@@ -76,6 +76,7 @@ class OpEstimate:
     quality: MatchQuality
     entry: str = ''
     rel_uncertainty: float = 0.
+    isolated_ms: Optional[float] = None   # on an asynchronous device: its time alone, before the per-op CPU costs
     @property
     def low_ms(self) -> float: return self.ms * (1 - min(self.rel_uncertainty, 1.))
     @property
@@ -119,7 +120,7 @@ def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
             if r and r.supported and r.measured_bandwidth_gbps]
     return max(gemv) if gemv else cal.measured_bandwidth_gbps
 
-# %% ../nbs/62_estimate.ipynb #ab3388f3
+# %% ../nbs/62_estimate.ipynb #90f27f42
 class Estimator:
     """Latency estimates from one calibration profile, from each entry's median latency (or its minimum:
     `statistic='min'`)."""
@@ -138,6 +139,7 @@ class Estimator:
         self.dram_gbps = _dram_gbps(cal, self.precision)
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
         self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
+        self.asynchronous = cal.metadata.device_type == 'cuda'   # a GPU runs an op while the CPU launches the next
 
 # %% ../nbs/62_estimate.ipynb #41d2f078
 @patch
@@ -171,7 +173,17 @@ def _from_shape(pts, work, f):
     rate = sum(wi * p.work / p.ms for wi, (_, p) in zip(w, near)) / sum(w)        # work per ms
     return work / rate, (MatchQuality.SIZE_INTERPOLATED if d0 <= math.log(2) else MatchQuality.SIZE_EXTRAPOLATED), p0
 
-# %% ../nbs/62_estimate.ipynb #a6c90a5d
+# %% ../nbs/62_estimate.ipynb #7441e3ea
+@patch
+def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
+    "The op's roofline time (ms): GEMM FLOPs at the best measured GEMM rate, else its bytes at the DRAM bandwidth."
+    if prim in GEMM_LIKE + ('op_attention',) and not cls.startswith('dw'):
+        peak = (self.cal.precision_matrix.peak_gflops_by_precision or {}).get(self.precision)
+        return op.mac_flops / (peak * 1e9) * 1e3 if peak and op.mac_flops else None
+    nbytes = op.bytes_in + op.bytes_out + op.bytes_weights
+    return nbytes / (self.dram_gbps * 1e9) * 1e3 if self.dram_gbps and nbytes else None
+
+# %% ../nbs/62_estimate.ipynb #98665cb3
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else
@@ -184,10 +196,13 @@ def _from_class(self:Estimator, prim, cls, work, op=None):
     else:
         ms, q = interp_latency([(p.work, p.ms) for p in pts], work)
         near = min(pts, key=lambda p: abs(math.log(max(p.work, 1.) / max(work, 1.))))
+    if op is not None and q == MatchQuality.SIZE_EXTRAPOLATED and work > near.work and \
+            (roof := self._roofline_ms(prim, cls, op)) is not None:
+        ms = min(ms, max(near.ms, roof) if self.asynchronous else near.ms + roof * (1 - near.work / work))
     if borrowed: q = MatchQuality.OP_APPROXIMATED
     return ms, q, near.key, near.spread
 
-# %% ../nbs/62_estimate.ipynb #0480dfd4
+# %% ../nbs/62_estimate.ipynb #2e7c39d0
 @patch
 def _se(self:Estimator, op:Op):
     "Squeeze-and-excitation as its parts: global pool, two 1×1 convolutions, activation, sigmoid, multiply."
@@ -199,7 +214,7 @@ def _se(self:Estimator, op:Op):
     if any(g is None for g in got): return None
     return sum(g[0] for g in got), MatchQuality.OP_APPROXIMATED, 'squeeze_excite parts', max(g[3] for g in got)
 
-# %% ../nbs/62_estimate.ipynb #c4370d2b
+# %% ../nbs/62_estimate.ipynb #9f47a66f
 @patch
 def _from_primitives(self:Estimator, op:Op):
     "Time at the calibrated GEMM throughput / STREAM bandwidth of the op's primitives, plus the dispatch overhead."
@@ -214,7 +229,7 @@ def _from_primitives(self:Estimator, op:Op):
         if u.role == 'dominant': quality, entry = m.quality, m.entry or ''
     return compute + memory + self.overhead_ms, quality, entry, ('compute' if compute >= memory else 'memory')
 
-# %% ../nbs/62_estimate.ipynb #88b67ba1
+# %% ../nbs/62_estimate.ipynb #8b351f06
 @patch
 def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The latency of one op as the calibration timed it: alone, in a loop."
@@ -241,21 +256,26 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
-# %% ../nbs/62_estimate.ipynb #4b5d9d74
+# %% ../nbs/62_estimate.ipynb #a8375e00
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the calibrated
-    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`)."""
+    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`). On an asynchronous
+    device (CUDA) those are what the CPU spends launching the op, while the GPU runs the one before: the op costs the
+    larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs), not their sum."""
     e = self._isolated(op, subgraph)
     # (an op bound by streaming its weights from DRAM already pays for cold weights, which the
     # in-sequence cost measures)
-    if (self.sequence_ms or self.in_model_ms) and e.source != 'none' and e.entry and not e.entry.startswith(
-            'dispatch_overhead') and not e.entry.endswith('(weights from DRAM)'):
-        e.ms += self.sequence_ms + self.in_model_ms
+    if (self.sequence_ms or self.in_model_ms or self.asynchronous) and e.source != 'none' and e.entry and \
+            not e.entry.startswith('dispatch_overhead') and not e.entry.endswith('(weights from DRAM)'):
+        if self.asynchronous:
+            e.isolated_ms, cpu = e.ms, self.overhead_ms + self.sequence_ms + self.in_model_ms
+            if cpu > e.ms: e.ms, e.bound = cpu, 'overhead'          # the launch outlasts the op: launch-bound
+        else: e.ms += self.sequence_ms + self.in_model_ms
         e.entry += ' + in-sequence'
     return e
 
-# %% ../nbs/62_estimate.ipynb #8d09c7c0
+# %% ../nbs/62_estimate.ipynb #5a045aff
 @dataclass
 class Estimate:
     "Estimated latency of a model, per op and per subgraph."
@@ -284,7 +304,7 @@ class Estimate:
         "Half the width of the stated interval."
         return (self.high_ms - self.low_ms) / 2
 
-# %% ../nbs/62_estimate.ipynb #723c79df
+# %% ../nbs/62_estimate.ipynb #05b14234
 @patch
 def by_subgraph(self:Estimate) -> list[dict]:
     "Latency, bound and uncertainty per fusion subgraph."
@@ -294,7 +314,7 @@ def by_subgraph(self:Estimate) -> list[dict]:
                  band_ms=math.sqrt(sum((o.ms*o.rel_uncertainty)**2 for o in acc[s.id])),
                  bound=max(acc[s.id], key=lambda o: o.ms).bound if acc[s.id] else 'none') for s in self.subgraphs]
 
-# %% ../nbs/62_estimate.ipynb #9d934d8a
+# %% ../nbs/62_estimate.ipynb #684d8a1a
 @patch
 def to_dataframe(self:Estimate):
     "One row per op."
@@ -307,7 +327,7 @@ def to_dataframe(self:Estimate):
              entry=o.entry, flops=o.op.flops, bytes=o.op.bytes) for o in self.ops
     ])
 
-# %% ../nbs/62_estimate.ipynb #936e6a45
+# %% ../nbs/62_estimate.ipynb #cb6273e2
 @patch
 def by_module(self:Estimate, depth:Optional[int]=1):
     "Estimated ms, share, ops and FLOPs per module, `depth` levels deep (None: the innermost), slowest first."
@@ -321,7 +341,7 @@ def by_module(self:Estimate, depth:Optional[int]=1):
     df['share'] = df.ms / self.total_ms if self.total_ms else 0.
     return df.sort_values('ms', ascending=False, ignore_index=True)
 
-# %% ../nbs/62_estimate.ipynb #b21ef7c4
+# %% ../nbs/62_estimate.ipynb #79b5167a
 @patch
 def match_shares(self:Estimate) -> dict:
     "Shares of the estimated time on approximated entries, and of the FLOPs and bytes of ops with no entry."
@@ -332,7 +352,7 @@ def match_shares(self:Estimate) -> dict:
     return dict(approximated_time=share(approx, lambda o: o.ms), missing_ops=len(missing),
                 missing_flops=share(missing, lambda o: o.op.flops), missing_bytes=share(missing, lambda o: o.op.bytes))
 
-# %% ../nbs/62_estimate.ipynb #29c5844e
+# %% ../nbs/62_estimate.ipynb #a929aff0
 @patch
 def match_warnings(self:Estimate) -> list[str]:
     "The summary's warnings when approximated entries carry half the time, or ops with no entry a tenth of the work."
@@ -345,7 +365,7 @@ def match_warnings(self:Estimate) -> list[str]:
                    "the bytes) have no calibration entry (MISSING): timed at the dispatch overhead only")
     return out
 
-# %% ../nbs/62_estimate.ipynb #173f5de2
+# %% ../nbs/62_estimate.ipynb #47f092a9
 @patch
 def summary(self:Estimate) -> str:
     "Totals, bounds and the most expensive op types; what is not in the total, and what the estimate rests on."
@@ -364,7 +384,7 @@ def summary(self:Estimate) -> str:
     if self.graph is not None and (note := self.graph.folded_note()): lines.append(f"  note: {note}")
     return '\n'.join(lines + self.match_warnings())
 
-# %% ../nbs/62_estimate.ipynb #dedeefc5
+# %% ../nbs/62_estimate.ipynb #72e39994
 @patch
 def model_ops(self:Estimator, g:Graph, sub_of:Optional[dict]=None) -> list[OpEstimate]:
     """Every op of `g` estimated, after the model-level settings: weights beyond the last-level cache stream from
@@ -374,14 +394,14 @@ def model_ops(self:Estimator, g:Graph, sub_of:Optional[dict]=None) -> list[OpEst
     self.sequence_ms = self.sequence_at(weights)
     return [self.estimate_op(o, (sub_of or {}).get(o.name, 0)) for o in g.ops]
 
-# %% ../nbs/62_estimate.ipynb #3964835d
+# %% ../nbs/62_estimate.ipynb #c065bf1e
 def match_uncertainty(ops:list[OpEstimate]) -> float:
     """The time-weighted relative uncertainty of a model's ops (match quality plus each entry's spread), as if their
     errors moved together: what scales an interval from one model to another (at least 1%)."""
     tot = sum(o.ms for o in ops)
     return max(sum(o.ms * o.rel_uncertainty for o in ops) / tot, .01) if tot else 1.
 
-# %% ../nbs/62_estimate.ipynb #c35fdac1
+# %% ../nbs/62_estimate.ipynb #9a18a07b
 CONFIDENCE, MIN_REFERENCES = 0.8, 9       # the interval's stated coverage; references it needs for that
 
 def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optional[tuple[float, float]]:
@@ -391,7 +411,7 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
     return (s[k - 1], s[n - k]) if k >= 1 else None
 
-# %% ../nbs/62_estimate.ipynb #5f32ce96
+# %% ../nbs/62_estimate.ipynb #561aec4a
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
     model: str
@@ -401,10 +421,15 @@ class Reference(NamedTuple):
     estimate_ms: float          # without the in-model cost (which the references themselves set)
     uncertainty: float          # `match_uncertainty` of its ops
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
+    paid: tuple = ()            # on an asynchronous device, those ops' (time alone, CPU time) pairs (`estimate_op`)
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
+    def at(self, x:float) -> float:
+        "The estimate (ms) with an in-model cost of `x` ms per op that computes: added, or overlapped on a GPU."
+        if not self.paid: return self.estimate_ms + self.ops * x
+        return self.estimate_ms + sum(max(i, c + x) - max(i, c) for i, c in self.paid)
 
-# %% ../nbs/62_estimate.ipynb #92d8539b
+# %% ../nbs/62_estimate.ipynb #cfa47f9e
 @functools.cache
 def _reference_graph(name:str, batch:int, size:int, precision:str) -> Graph:
     "A reference model's graph at `precision`, captured once per process."
@@ -432,23 +457,33 @@ def references(self:Estimator) -> list[Reference]:
                           "others")
             continue
         ops = self.model_ops(g)
+        cpu = self.overhead_ms + self.sequence_ms
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
-                             sum(x.entry.endswith(' + in-sequence') for x in ops)))
+                             sum(x.entry.endswith(' + in-sequence') for x in ops),
+                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None)))
     self.cold_weights, self.sequence_ms, self.in_model_ms = state
     _REFS[key] = out
     return out
 
-# %% ../nbs/62_estimate.ipynb #baca90db
+# %% ../nbs/62_estimate.ipynb #cbf5f155
+def _gap(r:Reference) -> float:
+    "The per-op cost `x` (ms) at which reference `r`'s estimate meets its measurement (`Reference.at`)."
+    if not r.paid: return (r.measured_ms - r.estimate_ms) / r.ops
+    lo, hi = -1., 1.                               # at() grows with x: bisect (to 1e-9 ms)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if r.at(mid) < r.measured_ms else (lo, mid)
+    return (lo + hi) / 2
+
 def in_model_cost(refs:list[Reference]) -> float:
-    "The in-model cost per op (ms): the median over `refs` of (measured - estimated) / ops, at least 0; 0 below 3."
-    gaps = [(r.measured_ms - r.estimate_ms) / r.ops for r in refs if r.ops]
+    "The in-model cost per op (ms): the median over `refs` of the cost that meets each one, at least 0; 0 below 3."
+    gaps = [_gap(r) for r in refs if r.ops]
     return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
 
 def held_out_scores(refs:list[Reference]) -> list[float]:
     "Each reference's log(measured / estimated), its estimate including the in-model cost fitted on the others."
-    return [math.log(r.measured_ms / (r.estimate_ms + r.ops * in_model_cost(refs[:i] + refs[i + 1:])))
-            for i, r in enumerate(refs)]
+    return [math.log(r.measured_ms / r.at(in_model_cost(refs[:i] + refs[i + 1:]))) for i, r in enumerate(refs)]
 
 @patch
 def fit_in_model(self:Estimator) -> float:
@@ -456,7 +491,7 @@ def fit_in_model(self:Estimator) -> float:
     self.in_model_ms = in_model_cost(self.references())
     return self.in_model_ms
 
-# %% ../nbs/62_estimate.ipynb #ab2c78c7
+# %% ../nbs/62_estimate.ipynb #046d27ff
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -479,7 +514,7 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
         f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
         "models built like them; other op mixes and shapes may fall outside.")
 
-# %% ../nbs/62_estimate.ipynb #d63eccd9
+# %% ../nbs/62_estimate.ipynb #e59fd0b7
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at
@@ -499,14 +534,14 @@ def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX fil
     return Estimate(g.model, hw, est.precision, cal.metadata.framework, ops, subs, g, est.fault_ms,
                     f"{describe_identity(cal.metadata.identity())}, {when}", *est.interval(ops))
 
-# %% ../nbs/62_estimate.ipynb #f26b2392
+# %% ../nbs/62_estimate.ipynb #ed65209e
 @patch
 def to_csv(self:Estimate, path) -> Path:
     "Write one row per op (`to_dataframe`) to `path`."
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/62_estimate.ipynb #97251248
+# %% ../nbs/62_estimate.ipynb #92bc59e7
 @patch
 def to_json(self:Estimate, path=None) -> str:
     "The estimate as JSON (totals, match shares, subgraphs, ops); written to `path` when given."
@@ -518,7 +553,7 @@ def to_json(self:Estimate, path=None) -> str:
     if path is not None: Path(path).write_text(s)
     return s
 
-# %% ../nbs/62_estimate.ipynb #1c396c34
+# %% ../nbs/62_estimate.ipynb #940d26bf
 @patch
 def to_chrome_trace(self:Estimate, path=None) -> dict:
     "The estimate as a Chrome trace (chrome://tracing, Perfetto): one slice per op in order; written to `path`."
