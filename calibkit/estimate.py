@@ -183,7 +183,7 @@ def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
     nbytes = op.bytes_in + op.bytes_out + op.bytes_weights
     return nbytes / (self.dram_gbps * 1e9) * 1e3 if self.dram_gbps and nbytes else None
 
-# %% ../nbs/62_estimate.ipynb #98665cb3
+# %% ../nbs/62_estimate.ipynb #6a222814
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else
@@ -197,6 +197,7 @@ def _from_class(self:Estimator, prim, cls, work, op=None):
         ms, q = interp_latency([(p.work, p.ms) for p in pts], work)
         near = min(pts, key=lambda p: abs(math.log(max(p.work, 1.) / max(work, 1.))))
     if op is not None and q == MatchQuality.SIZE_EXTRAPOLATED and work > near.work and \
+            (self.asynchronous or near.ms <= 1.5 * min(p.ms for p in pts)) and \
             (roof := self._roofline_ms(prim, cls, op)) is not None:
         ms = min(ms, max(near.ms, roof) if self.asynchronous else near.ms + roof * (1 - near.work / work))
     if borrowed: q = MatchQuality.OP_APPROXIMATED
