@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from scipy.stats import binom
 
 # %% auto #0
-__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'TimingResult', 'combine', 'steady_allocator',
-           'minor_faults', 'measure']
+__all__ = ['median_ci', 'timer_resolution', 'HostClock', 'CudaEventClock', 'device_clock', 'TimingResult', 'combine',
+           'steady_allocator', 'minor_faults', 'measure']
 
 # %% ../nbs/02_timing.ipynb #2e0a1bd8
 def median_ci(xs, confidence:float=0.95) -> tuple[float, float]:
@@ -72,7 +72,12 @@ class CudaEventClock:
         end.synchronize()
         return start.elapsed_time(end) / 1000.0   # elapsed_time is in ms
 
-# %% ../nbs/02_timing.ipynb #e59c1126
+# %% ../nbs/02_timing.ipynb #8c254541
+def device_clock(device:str='cpu', torch=None):
+    "The clock that times work on `device`: CUDA events on 'cuda', the host's wall clock elsewhere."
+    return CudaEventClock(torch) if device == 'cuda' else HostClock()
+
+# %% ../nbs/02_timing.ipynb #9ef04e9b
 class TimingResult(BaseModel):
     "Statistics of the per-call time of one measured function (seconds)."
     n: int                      # timed blocks
@@ -97,7 +102,7 @@ class TimingResult(BaseModel):
         t = self.median_s if use == 'median' else self.min_s
         return work / t if t > 0 else float('inf')
 
-# %% ../nbs/02_timing.ipynb #9e6ab380
+# %% ../nbs/02_timing.ipynb #7aa5e3c6
 def _stats(times, **kw) -> TimingResult:
     t = np.asarray(times)
     lo, hi = median_ci(t)
@@ -108,7 +113,7 @@ def _stats(times, **kw) -> TimingResult:
                         ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / med if med > 0 else 0.,
                         samples=[float(x) for x in t], **kw)
 
-# %% ../nbs/02_timing.ipynb #2984d78a
+# %% ../nbs/02_timing.ipynb #826db31f
 def _batch_means(results:list[TimingResult], center:float, confidence:float=0.95) -> tuple[float, float]:
     """The 95% interval of `center` from the spread of the rounds' medians, each round one batch: `center` ×/÷
     exp(t · sd(log medians) / √rounds), Student's t with rounds - 1 degrees of freedom (multiplicative: noise on a
@@ -119,7 +124,7 @@ def _batch_means(results:list[TimingResult], center:float, confidence:float=0.95
     h = student.ppf((1 + confidence) / 2, len(logs) - 1) * logs.std(ddof=1) / np.sqrt(len(logs))
     return center * float(np.exp(-h)), center * float(np.exp(h))
 
-# %% ../nbs/02_timing.ipynb #89fb2a8d
+# %% ../nbs/02_timing.ipynb #168312fd
 def combine(results:list[TimingResult]) -> TimingResult:
     """One result from several measurements of the same function taken at different moments (interleaved rounds): all
     samples pooled; the 95% interval of the median also holds every round's median and the rounds' batch-means
@@ -138,7 +143,7 @@ def combine(results:list[TimingResult]) -> TimingResult:
     lo, hi = min(out.ci_low_s, lo, *meds), max(out.ci_high_s, hi, *meds)
     return out.model_copy(update=dict(ci_low_s=lo, ci_high_s=hi, rel_ci_half_width=(hi - lo) / 2 / out.median_s))
 
-# %% ../nbs/02_timing.ipynb #0f9f4fe1
+# %% ../nbs/02_timing.ipynb #34459476
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt parameters (malloc.h)
 
 @functools.cache
@@ -152,7 +157,7 @@ def _glibc():
         return libc
     except (OSError, AttributeError): return None
 
-# %% ../nbs/02_timing.ipynb #1849debd
+# %% ../nbs/02_timing.ipynb #5385cab2
 def steady_allocator() -> bool:
     """Keep freed memory in this process for reuse (glibc): large tensors come from the heap, which is never trimmed,
     so a tensor allocated again reuses pages already mapped instead of faulting them in. Process-wide and one-way
@@ -161,14 +166,14 @@ def steady_allocator() -> bool:
     if libc is None: return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
-# %% ../nbs/02_timing.ipynb #a137899f
+# %% ../nbs/02_timing.ipynb #4319ade3
 def minor_faults() -> Optional[int]:
     "Minor page faults of this process so far, all threads (None where the OS does not count them)."
     try: import resource
     except ImportError: return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-# %% ../nbs/02_timing.ipynb #1add7f48
+# %% ../nbs/02_timing.ipynb #276a2dde
 def measure(fn: Callable, clock=None, warmup: int = 2, min_reps: int = 5, max_reps: int = 200,
             target: float = 0.02, budget_s: float = 1.0, min_ticks: int = 20, min_time_s: float = 0.0,
             wall: Callable[[], float] = time.perf_counter) -> TimingResult:

@@ -27,22 +27,22 @@ def model_device(model) -> str:
     "The device type ('cpu', 'cuda') `model`'s parameters live on ('cpu' for a model without any)."
     return next((p.device.type for p in model.parameters()), 'cpu')
 
-# %% ../nbs/63_validate.ipynb #d0bd9c71
+# %% ../nbs/63_validate.ipynb #b37adb37
 def measure_model(model, x, budget_s:float=3.0, steady:bool=True, precision:str='fp32'):
     """Timing statistics of `model(x)` (`model(**x)` for a dict) under `torch.no_grad()`, with the page faults per
     call, on the device the model lives on: CUDA-event timed there, at `precision`'s matmul/convolution mode (tf32 on or
     off). `steady`: first put the process's allocator in the steady state the calibration describes
     (`calibkit.timing.steady_allocator`)."""
     import torch
-    from calibkit.timing import measure, steady_allocator, CudaEventClock
+    from calibkit.timing import measure, steady_allocator, device_clock
     from calibkit.bench.operators import precision_mode
     if steady: steady_allocator()
     model.eval()
     dev = model_device(model)
     call = (lambda: model(**x)) if isinstance(x, dict) else (lambda: model(x))
     with torch.no_grad(), precision_mode(torch, canonical(precision), dev):
-        return measure(call, CudaEventClock(torch) if dev == 'cuda' else None, warmup=3, min_reps=10, max_reps=200,
-                       budget_s=budget_s, min_time_s=0.5)
+        return measure(call, device_clock(dev, torch), warmup=3, min_reps=10, max_reps=200, budget_s=budget_s,
+                       min_time_s=0.5)
 
 # %% ../nbs/63_validate.ipynb #4e305f71
 _NOISE = re.compile(rb'^[A-Z]+:\d{4}-\d\d-\d\d [\d:]+ \d+:\d+ \S+\] '
