@@ -137,10 +137,14 @@ def main():
     ap.add_argument('--no-attribution', action='store_true')
     ap.add_argument('--deadline', type=float, help='epoch seconds: start no case after it')
     a = ap.parse_args()
-    if not torch.cuda.is_available(): sys.exit("gpu_proof.py measures on a CUDA GPU: none is visible here.")
+    if not torch.cuda.is_available():
+        sys.exit("gpu_proof.py measures models on a CUDA GPU and none is visible here (torch.cuda.is_available() is "
+                 "False): run it on a machine with an NVIDIA GPU and a CUDA build of PyTorch (perf/gpu_proof.sh estimate).")
     from calibkit.schema import HardwareCalibration
     cal = HardwareCalibration.load(a.profile)
-    if cal.metadata.device_type != 'cuda': sys.exit(f"{a.profile} is a {cal.metadata.device_type} profile, not CUDA.")
+    if cal.metadata.device_type != 'cuda':
+        sys.exit(f"{a.profile} is a {cal.metadata.device_type} profile: pass a CUDA one (hardware_registry/gpu/"
+                 "<id>/calibrations/*.json, made by perf/gpu_proof.sh calibrate).")
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     plaus, clocks = plausibility(cal, a.clocks)
     models = [m for m in MODELS if not a.models or m[1] in a.models.split(',')]
