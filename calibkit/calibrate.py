@@ -536,20 +536,21 @@ def emulated(results:dict, device:str) -> list[str]:
     if device != 'cpu' or not best['fp32']: return []
     return [p for p, g in best.items() if p != 'fp32' and g < best['fp32'] / 4]
 
-# %% ../nbs/31_calibrate.ipynb #323becfb
+# %% ../nbs/31_calibrate.ipynb #5cb07b05
 def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Backend, steady:bool,
                       verbose:bool, slow:Sequence[str]=()) -> list[OperationCalibration]:
     """The operator grid's entries, when the run includes it (a PyTorch run): at fp32, tf32 (CUDA), bf16 and fp16.
     Precisions in `slow` (`emulated`) get the quick grid: the full one at fp16 took 6 of 10 minutes on a CPU."""
     if 'operators' not in ops: return []
-    from calibkit.bench.operators import calibrate_operators
+    from calibkit.bench.operators import calibrate_operators, adaptive_summary
     run = [q for q in precs if q in ('fp32', 'tf32', 'bf16', 'fp16')] or ['fp32']
     full, fast = [q for q in run if q not in slow], [q for q in run if q in slow]
     if verbose: print('Operator calibration (conv2d, linear, matmul, attention, norms, activations, pooling, '
                       'elementwise, overhead)' + (f"; {', '.join(fast)} emulated here: quick grid" if fast and not quick
                                                   else '') + '...')
-    return ((calibrate_operators(full, device, quick, backend.torch, steady=steady) if full else []) +
-            (calibrate_operators(fast, device, True, backend.torch, steady=steady) if fast else []))
+    out = calibrate_operators(full, device, quick, backend.torch, steady=steady) if full else []
+    if verbose and full and (said := adaptive_summary(out, full[0])): print(said)
+    return out + (calibrate_operators(fast, device, True, backend.torch, steady=steady) if fast else [])
 
 # %% ../nbs/31_calibrate.ipynb #40d7d173
 def _clock(device:str, host:PlatformInfo, state:dict) -> Optional[float]:

@@ -29,7 +29,7 @@ Targets (issue 13), on the REPORT side: fp32 batch 1 median |error| <= 10%, >= 8
 batch 1 and fp32 batch 8 median |error| <= 10%; the 80% interval holds 70-90% of the cases; calibration drift as above.
 Not a test: nothing asserts; it prints what it measured.
 """
-import argparse, copy, dataclasses, json, statistics, time, traceback, warnings
+import argparse, copy, dataclasses, json, math, statistics, time, traceback, warnings
 from pathlib import Path
 import torch
 from rich.console import Console
@@ -236,6 +236,12 @@ def summarise(rows, con):
         con.print(f"calibration to calibration (two full calibrations, minutes apart): estimates within 5% for "
                   f"{sum(x <= .05 for x in d) / len(d):.0%} of {len(d)} cases (target >= 90%), median {med(d):.1%} "
                   f"(target <= 3%), max {max(d):.1%}")
+        lg = [math.log1p(r['drift']) for r in rows if r.get('drift') is not None]
+        common, rest = med(lg), [abs(math.expm1(x - med(lg))) for x in lg]
+        con.print(f"  of which common to every case (the host as a whole faster or slower for the second calibration):"
+                  f" {math.expm1(common):+.1%}; around it, the calibration's own scatter: "
+                  f"within 5% for {sum(x <= .05 for x in rest) / len(rest):.0%}, median {med(rest):.1%}, max "
+                  f"{max(rest):.1%}")
 
 
 def main():
