@@ -421,14 +421,15 @@ class Reference(NamedTuple):
         if not self.paid: return self.estimate_ms + self.ops * x
         return self.estimate_ms + sum(max(i, c + x) - max(i, c) for i, c in self.paid)
 
-# %% ../nbs/62_estimate.ipynb #d3c9ea71
+# %% ../nbs/62_estimate.ipynb #2c083307
 @functools.cache
 def _reference_graph(name:str, batch:int, size:int, precision:str) -> Graph:
     "A reference model's graph at `precision`, captured once per process."
     import torch
-    from calibkit.bench.operators import reference_model
+    from calibkit.bench.operators import reference_model, reference_input
     dt = torch_dtype(precision, torch)
-    return extract(reference_model(name).to(dt), torch.randn(batch, 3, size, size).to(dt), f"{name} b{batch} {size}²")
+    return extract(reference_model(name, torch).to(dt), reference_input(name, batch, size, torch, dtype=dt),
+                   f"{name} b{batch} {size}" + ('' if name.startswith('text_') else '²'))
 
 _REFS = {}                                # the references' estimates, per profile, precision and statistic
 

@@ -19,8 +19,8 @@ from ..timing import measure, combine, device_clock, TimingResult, minor_faults,
 __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases',
            'pointwise_cases', 'transformer_cases', 'overhead_cases', 'model_cases', 'all_cases', 'precision_mode',
            'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors', 'between',
-           'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'reference_model',
-           'ReferenceRuns', 'reference_models', 'page_fault_cost']
+           'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
+           'reference_model', 'reference_input', 'ReferenceRuns', 'reference_models', 'page_fault_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -530,23 +530,62 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
             out.append(_sequence_entry(name, net, ins, w, parts, precision))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #08e55f9a
+# %% ../../nbs/23_bench_operators.ipynb #770d9ee7
 REFERENCE_MODELS = (('resnet18', 1, 224), ('resnet18', 1, 160), ('mobilenet_v2', 1, 224), ('mobilenet_v2', 1, 160),
                     ('mobilenet_v2', 4, 224), ('resnet18', 8, 224), ('mobilenet_v3_small', 1, 224),
                     ('shufflenet_v2_x0_5', 1, 224), ('shufflenet_v2_x0_5', 8, 224), ('squeezenet1_1', 1, 224),
                     ('mnasnet0_5', 1, 224), ('efficientnet_b0', 1, 224), ('regnet_x_400mf', 1, 224),
-                    ('vit_s6', 1, 224))   # (model, batch, image size)
+                    ('vit_s6', 1, 224), ('text_l4_w256', 1, 128), ('text_l4_w256', 8, 128),
+                    ('text_l2_w512', 1, 128))   # (model, batch, image size or tokens)
 
+# %% ../../nbs/23_bench_operators.ipynb #7bfdef97
+def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_len:int=512):
+    """A BERT-style text encoder of `layers` layers, `width` wide (heads of 64), in eval mode: token and position
+    embeddings, then per layer q/k/v projections, scaled matmul, softmax, matmul, output projection, residual and
+    layer norm, a GELU MLP 4× wide, residual and layer norm: the ops a Hugging Face encoder runs, in plain PyTorch."""
+    if torch is None: import torch
+    nn, heads = torch.nn, width // 64
+    class Layer(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.q, s.k, s.v, s.o = (nn.Linear(width, width) for _ in range(4))
+            s.up, s.down, s.ln1, s.ln2 = nn.Linear(width, 4 * width), nn.Linear(4 * width, width), \
+                                         nn.LayerNorm(width), nn.LayerNorm(width)
+        def forward(s, x):
+            b, n = x.shape[0], x.shape[1]
+            split = lambda t: t.view(b, n, heads, width // heads).transpose(1, 2)
+            a = torch.matmul(split(s.q(x)), split(s.k(x)).transpose(-1, -2)) / math.sqrt(width // heads)
+            y = torch.matmul(a.softmax(-1), split(s.v(x))).transpose(1, 2).reshape(b, n, width)
+            x = s.ln1(x + s.o(y))
+            return s.ln2(x + s.down(nn.functional.gelu(s.up(x))))
+    class Encoder(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.tok, s.pos, s.ln = nn.Embedding(vocab, width), nn.Embedding(max_len, width), nn.LayerNorm(width)
+            s.layers = nn.ModuleList(Layer() for _ in range(layers))
+        def forward(s, ids):
+            x = s.ln(s.tok(ids) + s.pos(torch.arange(ids.shape[1], device=ids.device)))
+            for layer in s.layers: x = layer(x)
+            return x
+    return Encoder().eval()
+
+# %% ../../nbs/23_bench_operators.ipynb #29cedbec
 def reference_model(name:str, torch=None):
-    """A reference model, without weights, in eval mode: a torchvision classifier, or 'vit_s6' (a ViT-S/16 of 6
-    layers: 384 wide, 6 heads)."""
-    import torchvision
+    """A reference model, without weights, in eval mode: a torchvision classifier, 'vit_s6' (a ViT-S/16 of 6
+    layers: 384 wide, 6 heads) or 'text_l{layers}_w{width}' (`text_encoder`)."""
+    import re, torchvision
     if name == 'vit_s6':
         return torchvision.models.VisionTransformer(224, 16, num_layers=6, num_heads=6, hidden_dim=384,
                                                     mlp_dim=1536).eval()
+    if m := re.fullmatch(r'text_l(\d+)_w(\d+)', name): return text_encoder(int(m[1]), int(m[2]), torch)
     return torchvision.models.get_model(name, weights=None).eval()
 
-# %% ../../nbs/23_bench_operators.ipynb #1f4a1769
+def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtype=None):
+    "A reference model's input: `batch` images `size`² (at `dtype`), or `batch` × `size` token ids for a text encoder."
+    if name.startswith('text_'): return torch.randint(0, 1000, (batch, size), device=device)
+    return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
+
+# %% ../../nbs/23_bench_operators.ipynb #cbc48977
 _NOWORK = OpCase('reference_model', 'reference', {}, None, 0., 0.)     # a whole model: no FLOPs or bytes stated
 
 def _reference_entry(name:str, batch:int, size:int, res:dict) -> OperationCalibration:
@@ -571,12 +610,12 @@ class ReferenceRuns:
                 for p in precisions:
                     try:
                         dt = torch_dtype(p, torch)
-                        mp, x = copy.deepcopy(m).to(device, dt), torch.randn(b, 3, s, s, device=device).to(dt)
+                        mp, x = copy.deepcopy(m).to(device, dt), reference_input(name, b, s, torch, device, dt)
                         with precision_mode(torch, p, device): mp(x)
                         self.runs[(i, p)] = (mp, x)
                     except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
 
-# %% ../../nbs/23_bench_operators.ipynb #affc849d
+# %% ../../nbs/23_bench_operators.ipynb #562b449f
 @patch
 def time_round(self:ReferenceRuns, r:int):
     "Time every reference model at every precision once (round `r`, with its share of the budget)."
@@ -588,14 +627,14 @@ def time_round(self:ReferenceRuns, r:int):
                             min_time_s=share / 2)
                 self.timings.setdefault((i, p), []).append(t)
 
-# %% ../../nbs/23_bench_operators.ipynb #005db79a
+# %% ../../nbs/23_bench_operators.ipynb #3554723b
 @patch
 def entries(self:ReferenceRuns) -> list[OperationCalibration]:
     "The profile entries: each model's samples of all rounds pooled, per precision."
     res = lambda i, p: self.failed.get((i, p)) or op_result(_NOWORK, p, combine(self.timings[(i, p)]))
     return [_reference_entry(n, b, s, {p: res(i, p) for p in self.precisions}) for i, (n, b, s) in enumerate(self.refs)]
 
-# %% ../../nbs/23_bench_operators.ipynb #4b9c4c60
+# %% ../../nbs/23_bench_operators.ipynb #600bc194
 def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=None, budget_s:float=0.3,
                      rounds:int=3, refs=REFERENCE_MODELS) -> list[OperationCalibration]:
     "Each reference model timed end to end at each precision, its `rounds` rounds one after another (`ReferenceRuns`)."
@@ -603,7 +642,7 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #487cd19e
+# %% ../../nbs/23_bench_operators.ipynb #00ca899d
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
