@@ -166,13 +166,14 @@ def class_entries(self:CalibrationLookup, primitive:str, cls:str, precision:str)
         self._cache[k] = sorted(rows)
     return self._cache[k]
 
-# %% ../nbs/60_lookup.ipynb #4a895fb3
+# %% ../nbs/60_lookup.ipynb #1abb8cb0
 _BORROW = {  # operator classes without entries of their own, and the calibrated classes that do their kind of work
     **{a: ['relu'] for a in ('leaky_relu', 'leakyrelu', 'elu', 'celu', 'selu', 'prelu', 'rrelu', 'threshold',
                              'hardshrink', 'softshrink')},
     **{a: ['sigmoid', 'gelu'] for a in ('tanh', 'logsigmoid', 'log_sigmoid', 'softsign', 'tanhshrink', 'glu')},
     **{a: ['silu', 'gelu'] for a in ('mish', 'softplus')},
     'copy': ['add'], 'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
+    'sdpa': ['mha'],    # a profile made before the grid timed scaled_dot_product_attention alone
 }
 
 # %% ../nbs/60_lookup.ipynb #2595de6b

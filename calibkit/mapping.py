@@ -165,7 +165,7 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
 # %% ../nbs/51_mapping.ipynb #083b6b65
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 
-# %% ../nbs/51_mapping.ipynb #f9c70cde
+# %% ../nbs/51_mapping.ipynb #a93f487e
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
     t, p = op.op_type, op.params
@@ -177,7 +177,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_conv2d', conv_class(k, s, p['cin'], p['cout'], p.get('groups', 1)), op.mac_flops
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
     if t == OT.MATMUL: return 'op_matmul', 'bmm', op.mac_flops
-    if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha', op.mac_flops
+    if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha' if 'embed' in p else 'sdpa', op.mac_flops
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
         k = op.kind.lower().rstrip('_')
         k = {'hardtanh': 'relu6'}.get(k, k)

@@ -17,9 +17,9 @@ from ..timing import measure, combine, device_clock, TimingResult, minor_faults,
 
 # %% auto #0
 __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases',
-           'pointwise_cases', 'transformer_cases', 'overhead_cases', 'model_cases', 'all_cases', 'precision_mode',
-           'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors', 'between',
-           'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
+           'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'model_cases', 'all_cases',
+           'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors',
+           'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
            'reference_model', 'reference_input', 'ReferenceRuns', 'reference_models', 'page_fault_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
@@ -194,7 +194,22 @@ def transformer_cases(quick:bool=False) -> list[OpCase]:
                        2. * h * L * L * (E // h), 4. * (2 * h * L * (E // h) + h * L * L)))
     return cs
 
-# %% ../../nbs/23_bench_operators.ipynb #f48275a4
+# %% ../../nbs/23_bench_operators.ipynb #d2680bc2
+_SDPA = [(4, 16, 32), (8, 64, 32), (4, 196, 32), (12, 128, 64), (6, 197, 64), (12, 197, 64), (8, 256, 64),
+         (16, 577, 64), (6, 1500, 64)]            # (batch × heads, tokens, head width): text, ViT, mobile ViT, audio
+
+def sdpa_cases(quick:bool=False) -> list[OpCase]:
+    """`scaled_dot_product_attention(q, k, v)` alone (what Hugging Face and timm models call; class 'sdpa'), without
+    the projections that the 'mha' cases include: scores and attention × V."""
+    def case(bh, L, d):
+        def build(t, dt, dev):
+            q, k, v = (t.randn(1, bh, L, d, device=dev, dtype=dt) for _ in range(3))
+            return lambda: t.nn.functional.scaled_dot_product_attention(q, k, v)
+        return OpCase('op_attention', 'sdpa', dict(cls='sdpa', batch_heads=bh, seq=L, kv_seq=L, head_dim=d), build,
+                      4. * bh * L * L * d, 4. * 4 * bh * L * d)
+    return [case(*s) for s in (_SDPA[1::3] if quick else _SDPA)]
+
+# %% ../../nbs/23_bench_operators.ipynb #76b50389
 def overhead_cases() -> list[OpCase]:
     def module(t, dt, dev):
         m, x = t.nn.Dropout(0.1).eval(), t.randn(1, 8, device=dev, dtype=dt)
@@ -211,7 +226,7 @@ def overhead_cases() -> list[OpCase]:
         for k, f in (('module', module), ('view', view), ('tiny_op', tiny))
     ]
 
-# %% ../../nbs/23_bench_operators.ipynb #867d912a
+# %% ../../nbs/23_bench_operators.ipynb #99755095
 def model_cases(quick:bool=False) -> list[OpCase]:
     """Convolutions and linear layers at the shapes models use: `model_shapes.json` (package data, written by
     perf/harvest_shapes.py from the models the estimator is designed on, at batch 1 and 8 and two resolutions), binned
@@ -225,16 +240,16 @@ def model_cases(quick:bool=False) -> list[OpCase]:
                   if s['primitive'] == 'op_conv2d' else _linear_case(s['m'], s['din'], s['dout']))
     return cs
 
-# %% ../../nbs/23_bench_operators.ipynb #51191f6b
+# %% ../../nbs/23_bench_operators.ipynb #980b2085
 def all_cases(quick:bool=False) -> list[OpCase]:
     "The whole operator grid: the generic sweeps, then the shapes models use (each shape once)."
     out, keys = [], set()
     for c in overhead_cases() + conv_cases(quick) + pointwise_cases(quick) + transformer_cases(quick) + \
-             model_cases(quick):
+             sdpa_cases(quick) + model_cases(quick):
         if (k := (c.primitive, tuple(sorted(c.shape.items())))) not in keys: keys.add(k); out.append(c)
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #a61f90b7
+# %% ../../nbs/23_bench_operators.ipynb #054b4859
 def precision_mode(torch, precision:str, device:str):
     """The context a PyTorch op runs at `precision` in: on CUDA, fp32 with tf32 off and tf32 with it on, for matmul
     and cuDNN convolution alike (PyTorch's defaults mix the two); elsewhere nothing to set."""
@@ -243,7 +258,7 @@ def precision_mode(torch, precision:str, device:str):
         return matmul_precision(torch, precision if precision == 'tf32' else 'ieee')
     return contextlib.nullcontext()
 
-# %% ../../nbs/23_bench_operators.ipynb #30ffd64d
+# %% ../../nbs/23_bench_operators.ipynb #97026d34
 def time_op_case(case: OpCase, precision: str, torch, device: str, clock, budget_s: float = 0.1,
                  min_time_s: float = 0.02, min_reps: int = 5) -> TimingResult:
     "Build `case` at `precision`, run it once and time it (raises what building or running raises)."
@@ -253,7 +268,7 @@ def time_op_case(case: OpCase, precision: str, torch, device: str, clock, budget
         fn()
         return measure(fn, clock, warmup=1, min_reps=min_reps, max_reps=300, budget_s=budget_s, min_time_s=min_time_s)
 
-# %% ../../nbs/23_bench_operators.ipynb #f066b98d
+# %% ../../nbs/23_bench_operators.ipynb #e3d05cfb
 def op_result(case:OpCase, precision:str, t:TimingResult) -> PrecisionTestResult:
     "The figures of an operator case from its timing."
     scale = {'fp64': 2., 'fp16': .5, 'bf16': .5}.get(precision, 1.)
@@ -266,19 +281,19 @@ def op_result(case:OpCase, precision:str, t:TimingResult) -> PrecisionTestResult
         std_latency_ms=ms(t.std_s), iqr_latency_ms=ms(t.iqr_s), ci_low_ms=ms(t.ci_low_s),
         ci_high_ms=ms(t.ci_high_s), stop_reason=t.stop_reason, num_trials=t.n * t.batch)
 
-# %% ../../nbs/23_bench_operators.ipynb #54450b32
+# %% ../../nbs/23_bench_operators.ipynb #b6659c3a
 def _unsupported(precision:str, e:Exception) -> PrecisionTestResult:
     return PrecisionTestResult(precision=precision, supported=False,
                                failure_reason=f"{type(e).__name__}: {str(e).strip()[:200]}")
 
-# %% ../../nbs/23_bench_operators.ipynb #f18b3892
+# %% ../../nbs/23_bench_operators.ipynb #61ee31f7
 def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:float=0.1) -> PrecisionTestResult:
     "Build, run and time one operator case at `precision` (one round)."
     try: t = time_op_case(case, precision, torch, device, clock, budget_s)
     except Exception as e: return _unsupported(precision, e)
     return op_result(case, precision, t)
 
-# %% ../../nbs/23_bench_operators.ipynb #a5271b0d
+# %% ../../nbs/23_bench_operators.ipynb #f86cf984
 def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, rounds:int, progress=None,
                after_round=None) -> tuple:
     """({(case index, precision): timings of each round}, {(case index, precision): failed result}) of the grid;
@@ -295,7 +310,7 @@ def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, r
         if after_round: after_round(r)
     return timings, failed
 
-# %% ../../nbs/23_bench_operators.ipynb #ce85d01c
+# %% ../../nbs/23_bench_operators.ipynb #6bf2ff44
 GEMM_LIKE = ('op_conv2d', 'op_linear', 'op_matmul')    # operators that are GEMMs in disguise (looked up by shape)
 
 def _grid_entry(c, res:dict, adaptive:Optional[dict]=None) -> OperationCalibration:
@@ -306,13 +321,13 @@ def _grid_entry(c, res:dict, adaptive:Optional[dict]=None) -> OperationCalibrati
                                 extra_params={'group': 'operators', 'flops': c.flops, 'bytes': c.nbytes,
                                               **({'adaptive': adaptive} if adaptive else {})})
 
-# %% ../../nbs/23_bench_operators.ipynb #d5ae6be7
+# %% ../../nbs/23_bench_operators.ipynb #f80d25bb
 def gemm_point(shape:dict, k:str='kk') -> Optional[tuple]:
     "Where a convolution, linear layer or matmul sits in GEMM-shape space: (log m·batch, log n, log k)."
     try: return tuple(math.log(max(float(v), 1.)) for v in (shape['m'] * shape.get('batch', 1), shape['n'], shape[k]))
     except (KeyError, TypeError, ValueError): return None
 
-# %% ../../nbs/23_bench_operators.ipynb #f6a7613b
+# %% ../../nbs/23_bench_operators.ipynb #8f50fcac
 def shape_rate(points:list, f:tuple, n:int=8, ridge:float=0.03) -> Optional[tuple]:
     """(work per ms, distance to the nearest, index of the nearest) at shape point `f` from `points`, (shape point,
     work, ms) triples: a local linear fit of log throughput over the `n` nearest (weights 1/(1+d²), slopes shrunk by
@@ -326,7 +341,7 @@ def shape_rate(points:list, f:tuple, n:int=8, ridge:float=0.03) -> Optional[tupl
     beta = np.linalg.solve(X.T @ W @ X + ridge * np.diag([0.] + [1.] * len(f)), X.T @ W @ y)
     return math.exp(min(max(beta[0], y.min()), y.max())), near[0][0], near[0][1]
 
-# %% ../../nbs/23_bench_operators.ipynb #6605ba11
+# %% ../../nbs/23_bench_operators.ipynb #9a2d4264
 def held_out_errors(cases:list, ms:list) -> list:
     """Each convolution's and linear layer's error, |log(predicted / measured)|, when the other entries of its class
     predict it (`shape_rate`, as the estimator reads them); None where it cannot be told (other operators, a class
@@ -343,7 +358,7 @@ def held_out_errors(cases:list, ms:list) -> list:
             if got: out[i] = abs(math.log(cases[i].flops / got[0] / ms[i]))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #68534ac5
+# %% ../../nbs/23_bench_operators.ipynb #315df03d
 def _geo(a:float, b:float, q:int=1) -> int:
     "The geometric mean of `a` and `b`, rounded to a multiple of `q` (at least `q`)."
     return max(q, round(math.sqrt(a * b) / q) * q)
@@ -367,7 +382,7 @@ def between(a:OpCase, b:OpCase) -> Optional[OpCase]:
     else: return None
     return c if c.cls == a.cls and c.shape not in (sa, sb) else None
 
-# %% ../../nbs/23_bench_operators.ipynb #5df938e3
+# %% ../../nbs/23_bench_operators.ipynb #f4331a2d
 def adaptive_cases(cases:list, ms:list, n:int=16, threshold:float=0.15) -> list[tuple[OpCase, dict]]:
     """Up to `n` new cases where the grid predicts itself worst (`held_out_errors` above `threshold`, the worst
     first): each between the case and the nearest other case of its class that gives a new shape, with what asked for
@@ -386,7 +401,7 @@ def adaptive_cases(cases:list, ms:list, n:int=16, threshold:float=0.15) -> list[
         if len(out) >= n: break
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #289132c2
+# %% ../../nbs/23_bench_operators.ipynb #cfb96471
 def _adapt(cases:list, ms:dict, n:int) -> list[tuple[OpCase, dict]]:
     """`adaptive_cases` at each precision (`ms`: {precision: each case's latency or None}), merged: each shape once,
     with the precision that asked; the worst `n`."""
@@ -397,7 +412,7 @@ def _adapt(cases:list, ms:dict, n:int) -> list[tuple[OpCase, dict]]:
             keys.add(k); out.append((c, {**why, 'precision': p}))
     return sorted(out, key=lambda cw: -cw[1]['held_out_error'])[:n]
 
-# %% ../../nbs/23_bench_operators.ipynb #b0476f55
+# %% ../../nbs/23_bench_operators.ipynb #44dbf06e
 def _as_case(o:OperationCalibration) -> OpCase:
     return OpCase(o.operation_type, o.params.get('cls', ''), o.params, None, o.extra_params.get('flops', 0.), 0.)
 
@@ -418,7 +433,7 @@ def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
             f"convolutions and linear layers predicted from the others ({precision}): median error "
             f"{pct(statistics.median(b))} -> {pct(statistics.median(a))}, worst {pct(max(b))} -> {pct(max(a))}")
 
-# %% ../../nbs/23_bench_operators.ipynb #7995128b
+# %% ../../nbs/23_bench_operators.ipynb #78a5d220
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
@@ -450,7 +465,7 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     if device == 'cpu': out += page_fault_cost(precisions)   # (below) what a model pays when its allocator faults
     return out + refs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #29be4b49
+# %% ../../nbs/23_bench_operators.ipynb #bd915863
 def _sequence_nets(t, dt, dev) -> dict:
     """Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from 0.1 to 38 MB of weights,
     small to large activations."""
@@ -485,7 +500,7 @@ def _sequence_nets(t, dt, dev) -> dict:
         for k, (mods, (c, hw)) in nets.items()
     }
 
-# %% ../../nbs/23_bench_operators.ipynb #3b83ee87
+# %% ../../nbs/23_bench_operators.ipynb #ae101ef1
 def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple:
     "(the whole network's timing, each op's timing alone on its real input), whole and parts interleaved in rounds."
     whole, alone = [], [[] for _ in net]
@@ -497,7 +512,7 @@ def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple
                                     min_time_s=0.005 / rounds))
     return combine(whole), [combine(a) for a in alone]
 
-# %% ../../nbs/23_bench_operators.ipynb #0a59b587
+# %% ../../nbs/23_bench_operators.ipynb #0b63acb2
 def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> OperationCalibration:
     "The in-sequence overhead entry of one network: (whole - sum of parts) / ops, from medians and from minima."
     n = len(net)
@@ -512,7 +527,7 @@ def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> Op
         extra_params={'group': 'operators', 'bytes': act, 'whole_ms': w.median_s * 1e3,
                       'parts_ms': sum(p.median_s for p in parts) * 1e3})
 
-# %% ../../nbs/23_bench_operators.ipynb #cab41884
+# %% ../../nbs/23_bench_operators.ipynb #917b1ec4
 def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2,
                       steady:bool=True) -> list[OperationCalibration]:
     """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
@@ -530,7 +545,7 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
             out.append(_sequence_entry(name, net, ins, w, parts, precision))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #770d9ee7
+# %% ../../nbs/23_bench_operators.ipynb #7b61fe72
 REFERENCE_MODELS = (('resnet18', 1, 224), ('resnet18', 1, 160), ('mobilenet_v2', 1, 224), ('mobilenet_v2', 1, 160),
                     ('mobilenet_v2', 4, 224), ('resnet18', 8, 224), ('mobilenet_v3_small', 1, 224),
                     ('shufflenet_v2_x0_5', 1, 224), ('shufflenet_v2_x0_5', 8, 224), ('squeezenet1_1', 1, 224),
@@ -538,7 +553,7 @@ REFERENCE_MODELS = (('resnet18', 1, 224), ('resnet18', 1, 160), ('mobilenet_v2',
                     ('vit_s6', 1, 224), ('text_l4_w256', 1, 128), ('text_l4_w256', 8, 128),
                     ('text_l2_w512', 1, 128))   # (model, batch, image size or tokens)
 
-# %% ../../nbs/23_bench_operators.ipynb #7bfdef97
+# %% ../../nbs/23_bench_operators.ipynb #4843aa2d
 def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_len:int=512):
     """A BERT-style text encoder of `layers` layers, `width` wide (heads of 64), in eval mode: token and position
     embeddings, then per layer q/k/v projections, scaled matmul, softmax, matmul, output projection, residual and
@@ -569,7 +584,7 @@ def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_le
             return x
     return Encoder().eval()
 
-# %% ../../nbs/23_bench_operators.ipynb #29cedbec
+# %% ../../nbs/23_bench_operators.ipynb #9ddea0eb
 def reference_model(name:str, torch=None):
     """A reference model, without weights, in eval mode: a torchvision classifier, 'vit_s6' (a ViT-S/16 of 6
     layers: 384 wide, 6 heads) or 'text_l{layers}_w{width}' (`text_encoder`)."""
@@ -585,7 +600,7 @@ def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtyp
     if name.startswith('text_'): return torch.randint(0, 1000, (batch, size), device=device)
     return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
 
-# %% ../../nbs/23_bench_operators.ipynb #cbc48977
+# %% ../../nbs/23_bench_operators.ipynb #2e8e535c
 _NOWORK = OpCase('reference_model', 'reference', {}, None, 0., 0.)     # a whole model: no FLOPs or bytes stated
 
 def _reference_entry(name:str, batch:int, size:int, res:dict) -> OperationCalibration:
@@ -615,7 +630,7 @@ class ReferenceRuns:
                         self.runs[(i, p)] = (mp, x)
                     except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
 
-# %% ../../nbs/23_bench_operators.ipynb #562b449f
+# %% ../../nbs/23_bench_operators.ipynb #32cf80e1
 @patch
 def time_round(self:ReferenceRuns, r:int):
     "Time every reference model at every precision once (round `r`, with its share of the budget)."
@@ -627,14 +642,14 @@ def time_round(self:ReferenceRuns, r:int):
                             min_time_s=share / 2)
                 self.timings.setdefault((i, p), []).append(t)
 
-# %% ../../nbs/23_bench_operators.ipynb #3554723b
+# %% ../../nbs/23_bench_operators.ipynb #05583a01
 @patch
 def entries(self:ReferenceRuns) -> list[OperationCalibration]:
     "The profile entries: each model's samples of all rounds pooled, per precision."
     res = lambda i, p: self.failed.get((i, p)) or op_result(_NOWORK, p, combine(self.timings[(i, p)]))
     return [_reference_entry(n, b, s, {p: res(i, p) for p in self.precisions}) for i, (n, b, s) in enumerate(self.refs)]
 
-# %% ../../nbs/23_bench_operators.ipynb #600bc194
+# %% ../../nbs/23_bench_operators.ipynb #3e5fc24e
 def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=None, budget_s:float=0.3,
                      rounds:int=3, refs=REFERENCE_MODELS) -> list[OperationCalibration]:
     "Each reference model timed end to end at each precision, its `rounds` rounds one after another (`ReferenceRuns`)."
@@ -642,7 +657,7 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #00ca899d
+# %% ../../nbs/23_bench_operators.ipynb #d241e2b7
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
