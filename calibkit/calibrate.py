@@ -26,8 +26,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'ABOVE_NOTE', 'OPERATION_GROUPS', 'select_framework', 'make_backend', 'cache_levels', 'level_of',
            'Task', 'plan', 'elements', 'size_label', 'Settings', 'run_case', 'remeasure', 'sweep', 'to_operation',
-           'bandwidth_summary', 'ParameterError', 'check_types', 'check_runnable', 'emulated', 'calibrate',
-           'device_spec']
+           'bandwidth_summary', 'ParameterError', 'check_types', 'check_runnable', 'emulated', 'merge_entries',
+           'calibrate', 'device_spec']
 
 # %% ../nbs/31_calibrate.ipynb #dd1f5226
 def select_framework(preset:Preset, framework:Optional[str]=None) -> tuple[str, str]:
@@ -536,7 +536,19 @@ def emulated(results:dict, device:str) -> list[str]:
     if device != 'cpu' or not best['fp32']: return []
     return [p for p, g in best.items() if p != 'fp32' and g < best['fp32'] / 4]
 
-# %% ../nbs/31_calibrate.ipynb #5cb07b05
+# %% ../nbs/31_calibrate.ipynb #4cd22e4c
+def merge_entries(*runs:list) -> list[OperationCalibration]:
+    """Entries of several runs over the same operations, one per key: the precision results of each key together
+    (the later run's where two have the same precision), the first run's other fields. Without this the emulated
+    precisions' quick grid replaced the full grid's entries of the same shapes, fp32 and bf16 results gone."""
+    by = {}
+    for o in (o for run in runs for o in run):
+        if (k := o.key) not in by: by[k] = o; continue
+        by[k] = OperationCalibration.model_validate(
+            {**by[k].model_dump(), 'precision_results': {**by[k].precision_results, **o.precision_results}})
+    return list(by.values())
+
+# %% ../nbs/31_calibrate.ipynb #f1674258
 def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Backend, steady:bool,
                       verbose:bool, slow:Sequence[str]=()) -> list[OperationCalibration]:
     """The operator grid's entries, when the run includes it (a PyTorch run): at fp32, tf32 (CUDA), bf16 and fp16.
@@ -550,15 +562,15 @@ def _operator_entries(ops:list, precs:list, device:str, quick:bool, backend:Back
                                                   else '') + '...')
     out = calibrate_operators(full, device, quick, backend.torch, steady=steady) if full else []
     if verbose and full and (said := adaptive_summary(out, full[0])): print(said)
-    return out + (calibrate_operators(fast, device, True, backend.torch, steady=steady) if fast else [])
+    return merge_entries(out, calibrate_operators(fast, device, True, backend.torch, steady=steady) if fast else [])
 
-# %% ../nbs/31_calibrate.ipynb #40d7d173
+# %% ../nbs/31_calibrate.ipynb #9cdbc40d
 def _clock(device:str, host:PlatformInfo, state:dict) -> Optional[float]:
     "The clock (MHz) the run took place at: the CPU's measured under load (else the OS's), or the GPU's."
     if device != 'cpu': return host.gpus[0].clock_mhz if host.gpus else None
     return state['clock_mhz'] or clock_under_load(0.5)
 
-# %% ../nbs/31_calibrate.ipynb #eb1653eb
+# %% ../nbs/31_calibrate.ipynb #44c77813
 def _machine(before:dict, after:dict, verbose:bool) -> dict:
     "The machine's state before and after the sweep and what made it busy, said once when it was."
     busy = busy_reasons(before, after)
@@ -567,7 +579,7 @@ def _machine(before:dict, after:dict, verbose:bool) -> dict:
             "calibrate again on a quiet machine.")
     return dict(before=before, after=after, busy=busy)
 
-# %% ../nbs/31_calibrate.ipynb #ca2f4ff7
+# %% ../nbs/31_calibrate.ipynb #6ea312a2
 def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> CalibrationMetadata:
     "Where, when and how the run was made: `run` holds what the run decided (framework, device, precisions ...)."
     d = backend.describe()
@@ -587,7 +599,7 @@ def _metadata(p:Preset, host:PlatformInfo, backend:Backend, run:dict) -> Calibra
                    'sweep_seconds': run['sweep_seconds'], 'theoretical_source': p.sources, 'machine': run['machine']},
         warnings=run['warns'] + run['mode_warns'] + [f"busy machine: {r}" for r in run['machine']['busy']])
 
-# %% ../nbs/31_calibrate.ipynb #53e7580b
+# %% ../nbs/31_calibrate.ipynb #a829053f
 def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[float], results:dict,
               op_entries:list) -> HardwareCalibration:
     "The profile: every sweep result and operator entry, bandwidth by level, the precision matrix from the GEMMs."
@@ -604,7 +616,7 @@ def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[f
     meta.warnings += [w for res in results.values() for r in res.values() for w in r.warnings if w.startswith(_ODD)]
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #35250385
+# %% ../nbs/31_calibrate.ipynb #8a83fce0
 def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
               framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
               precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
@@ -646,12 +658,12 @@ def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'a
     if verbose: say('\n' + summary(cal))
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #f85fa8ea
+# %% ../nbs/31_calibrate.ipynb #75740755
 def _torch_version():
     m = sys.modules.get('torch')
     return getattr(m, '__version__', None)
 
-# %% ../nbs/31_calibrate.ipynb #17bbd0d7
+# %% ../nbs/31_calibrate.ipynb #fc72cb5a
 def device_spec(preset:Preset, host:PlatformInfo) -> dict:
     "The `spec.json` of a device: its preset and the platform detected when it was calibrated."
     return {
