@@ -412,7 +412,7 @@ def _adapt(cases:list, ms:dict, n:int) -> list[tuple[OpCase, dict]]:
             keys.add(k); out.append((c, {**why, 'precision': p}))
     return sorted(out, key=lambda cw: -cw[1]['held_out_error'])[:n]
 
-# %% ../../nbs/23_bench_operators.ipynb #44dbf06e
+# %% ../../nbs/23_bench_operators.ipynb #2fdea4bd
 def _as_case(o:OperationCalibration) -> OpCase:
     return OpCase(o.operation_type, o.params.get('cls', ''), o.params, None, o.extra_params.get('flops', 0.), 0.)
 
@@ -428,6 +428,7 @@ def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
         e = held_out_errors([_as_case(o) for o in os], [x.median_latency_ms if x and x.supported else None for x in r])
         return [v for o, v in zip(os, e) if v is not None and 'adaptive' not in o.extra_params]
     b, a = errs([o for o in grid if 'adaptive' not in o.extra_params]), errs(grid)
+    if not b: return None                      # nothing at `precision` to tell it by
     pct = lambda v: f"{math.exp(v) - 1:.0%}"
     return (f"adaptive sampling: {len(added)} shapes added where the grid predicted itself worst; the grid's "
             f"convolutions and linear layers predicted from the others ({precision}): median error "
