@@ -237,7 +237,8 @@ def summarise(rows, con):
                   f"{sum(x <= .05 for x in d) / len(d):.0%} of {len(d)} cases (target >= 90%), median {med(d):.1%} "
                   f"(target <= 3%), max {max(d):.1%}")
         lg = [math.log1p(r['drift']) for r in rows if r.get('drift') is not None]
-        common, rest = med(lg), [abs(math.expm1(x - med(lg))) for x in lg]
+        common = med(lg)
+        rest = [abs(math.expm1(x - common)) for x in lg]
         con.print(f"  of which common to every case (the host as a whole faster or slower for the second calibration):"
                   f" {math.expm1(common):+.1%}; around it, the calibration's own scatter: "
                   f"within 5% for {sum(x <= .05 for x in rest) / len(rest):.0%}, median {med(rest):.1%}, max "

@@ -358,11 +358,12 @@ def held_out_errors(cases:list, ms:list) -> list:
             if got: out[i] = abs(math.log(cases[i].flops / got[0] / ms[i]))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #315df03d
+# %% ../../nbs/23_bench_operators.ipynb #642d6eeb
 def _geo(a:float, b:float, q:int=1) -> int:
     "The geometric mean of `a` and `b`, rounded to a multiple of `q` (at least `q`)."
     return max(q, round(math.sqrt(a * b) / q) * q)
 
+# %% ../../nbs/23_bench_operators.ipynb #9da5ec89
 def between(a:OpCase, b:OpCase) -> Optional[OpCase]:
     """A case of `a`'s class halfway (geometrically) between `a` and `b` in shape: channels at `a`'s alignment, the
     group width and depthwise multiplier of `a`; None when the class would change or the midpoint is `a` or `b`."""
@@ -382,7 +383,7 @@ def between(a:OpCase, b:OpCase) -> Optional[OpCase]:
     else: return None
     return c if c.cls == a.cls and c.shape not in (sa, sb) else None
 
-# %% ../../nbs/23_bench_operators.ipynb #f4331a2d
+# %% ../../nbs/23_bench_operators.ipynb #59b9fd63
 def adaptive_cases(cases:list, ms:list, n:int=16, threshold:float=0.15) -> list[tuple[OpCase, dict]]:
     """Up to `n` new cases where the grid predicts itself worst (`held_out_errors` above `threshold`, the worst
     first): each between the case and the nearest other case of its class that gives a new shape, with what asked for
@@ -401,7 +402,7 @@ def adaptive_cases(cases:list, ms:list, n:int=16, threshold:float=0.15) -> list[
         if len(out) >= n: break
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #cfb96471
+# %% ../../nbs/23_bench_operators.ipynb #c72fbd81
 def _adapt(cases:list, ms:dict, n:int) -> list[tuple[OpCase, dict]]:
     """`adaptive_cases` at each precision (`ms`: {precision: each case's latency or None}), merged: each shape once,
     with the precision that asked; the worst `n`."""
@@ -412,10 +413,12 @@ def _adapt(cases:list, ms:dict, n:int) -> list[tuple[OpCase, dict]]:
             keys.add(k); out.append((c, {**why, 'precision': p}))
     return sorted(out, key=lambda cw: -cw[1]['held_out_error'])[:n]
 
-# %% ../../nbs/23_bench_operators.ipynb #2fdea4bd
+# %% ../../nbs/23_bench_operators.ipynb #7bd19d09
 def _as_case(o:OperationCalibration) -> OpCase:
+    "A profile entry of the grid as the `OpCase` it was (no builder): what `held_out_errors` reads."
     return OpCase(o.operation_type, o.params.get('cls', ''), o.params, None, o.extra_params.get('flops', 0.), 0.)
 
+# %% ../../nbs/23_bench_operators.ipynb #b9b9eca6
 def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
     """What adaptive sampling did in a calibration's operator entries `ops`: the shapes it added, and the held-out
     error of the grid's own convolutions and linear layers at `precision` without and with them (None if it added
@@ -434,7 +437,7 @@ def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
             f"convolutions and linear layers predicted from the others ({precision}): median error "
             f"{pct(statistics.median(b))} -> {pct(statistics.median(a))}, worst {pct(max(b))} -> {pct(max(a))}")
 
-# %% ../../nbs/23_bench_operators.ipynb #78a5d220
+# %% ../../nbs/23_bench_operators.ipynb #a81f86ef
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
@@ -450,14 +453,15 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     budget = (0.05 if quick else 0.15) / rounds
     timings, failed = _time_grid(cases, precisions, torch, device, clock, budget, rounds, progress,
                                  refs.time_round)       # a round of the reference models after each of the grid
-    ms = {p: [combine(timings[(i, p)]).median_s if (i, p) in timings else None for i in range(len(cases))]
-          for p in precisions}
+    comb = {k: combine(t) for k, t in timings.items()}         # each case's rounds pooled, once
+    ms = {p: [comb[(i, p)].median_s if (i, p) in comb else None for i in range(len(cases))] for p in precisions}
     adds = _adapt(cases, ms, 8 if quick else 24)       # adaptive sampling: where the grid predicts itself worst
     more, why = [c for c, _ in adds], [w for _, w in adds]
     t2, f2 = _time_grid(more, precisions, torch, device, clock, budget, rounds) if adds else ({}, {})
-    res = lambda c, i, p, t, f: f.get((i, p)) or op_result(c, p, combine(t[(i, p)]))
-    out = [_grid_entry(c, {p: res(c, i, p, timings, failed) for p in precisions}) for i, c in enumerate(cases)] + \
-          [_grid_entry(c, {p: res(c, i, p, t2, f2) for p in precisions}, why[i]) for i, c in enumerate(more)]
+    comb2 = {k: combine(t) for k, t in t2.items()}
+    res = lambda c, i, p, t, f: f.get((i, p)) or op_result(c, p, t[(i, p)])
+    out = [_grid_entry(c, {p: res(c, i, p, comb, failed) for p in precisions}) for i, c in enumerate(cases)] + \
+          [_grid_entry(c, {p: res(c, i, p, comb2, f2) for p in precisions}, why[i]) for i, c in enumerate(more)]
     for p in precisions:                       # the in-sequence overhead (defined below), at each precision that runs
         try: out += sequence_overhead(p, device, torch, clock, 0.15 if quick else 0.3, rounds, steady)
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
@@ -466,7 +470,7 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     if device == 'cpu': out += page_fault_cost(precisions)   # (below) what a model pays when its allocator faults
     return out + refs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #bd915863
+# %% ../../nbs/23_bench_operators.ipynb #579b563c
 def _sequence_nets(t, dt, dev) -> dict:
     """Synthetic networks of generic blocks: (nn.Sequential of leaf modules, input), from 0.1 to 38 MB of weights,
     small to large activations."""
@@ -501,7 +505,7 @@ def _sequence_nets(t, dt, dev) -> dict:
         for k, (mods, (c, hw)) in nets.items()
     }
 
-# %% ../../nbs/23_bench_operators.ipynb #ae101ef1
+# %% ../../nbs/23_bench_operators.ipynb #b4047dcc
 def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple:
     "(the whole network's timing, each op's timing alone on its real input), whole and parts interleaved in rounds."
     whole, alone = [], [[] for _ in net]
@@ -513,7 +517,7 @@ def _time_sequence(net, x, ins:list, clock, budget_s:float, rounds:int) -> tuple
                                     min_time_s=0.005 / rounds))
     return combine(whole), [combine(a) for a in alone]
 
-# %% ../../nbs/23_bench_operators.ipynb #0b63acb2
+# %% ../../nbs/23_bench_operators.ipynb #d2335efe
 def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> OperationCalibration:
     "The in-sequence overhead entry of one network: (whole - sum of parts) / ops, from medians and from minima."
     n = len(net)
@@ -528,7 +532,7 @@ def _sequence_entry(name:str, net, ins:list, w, parts:list, precision:str) -> Op
         extra_params={'group': 'operators', 'bytes': act, 'whole_ms': w.median_s * 1e3,
                       'parts_ms': sum(p.median_s for p in parts) * 1e3})
 
-# %% ../../nbs/23_bench_operators.ipynb #917b1ec4
+# %% ../../nbs/23_bench_operators.ipynb #666af48d
 def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=None, budget_s:float=0.3, rounds:int=2,
                       steady:bool=True) -> list[OperationCalibration]:
     """Per-op cost of running ops one after another rather than in a loop: for each synthetic network,
@@ -546,7 +550,7 @@ def sequence_overhead(precision:str='fp32', device:str='cpu', torch=None, clock=
             out.append(_sequence_entry(name, net, ins, w, parts, precision))
     return out
 
-# %% ../../nbs/23_bench_operators.ipynb #7b61fe72
+# %% ../../nbs/23_bench_operators.ipynb #850fbb5f
 REFERENCE_MODELS = (('resnet18', 1, 224), ('resnet18', 1, 160), ('mobilenet_v2', 1, 224), ('mobilenet_v2', 1, 160),
                     ('mobilenet_v2', 4, 224), ('resnet18', 8, 224), ('mobilenet_v3_small', 1, 224),
                     ('shufflenet_v2_x0_5', 1, 224), ('shufflenet_v2_x0_5', 8, 224), ('squeezenet1_1', 1, 224),
@@ -554,7 +558,7 @@ REFERENCE_MODELS = (('resnet18', 1, 224), ('resnet18', 1, 160), ('mobilenet_v2',
                     ('vit_s6', 1, 224), ('text_l4_w256', 1, 128), ('text_l4_w256', 8, 128),
                     ('text_l2_w512', 1, 128))   # (model, batch, image size or tokens)
 
-# %% ../../nbs/23_bench_operators.ipynb #4843aa2d
+# %% ../../nbs/23_bench_operators.ipynb #1d648319
 def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_len:int=512):
     """A BERT-style text encoder of `layers` layers, `width` wide (heads of 64), in eval mode: token and position
     embeddings, then per layer q/k/v projections, scaled matmul, softmax, matmul, output projection, residual and
@@ -585,7 +589,7 @@ def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_le
             return x
     return Encoder().eval()
 
-# %% ../../nbs/23_bench_operators.ipynb #9ddea0eb
+# %% ../../nbs/23_bench_operators.ipynb #8affa205
 def reference_model(name:str, torch=None):
     """A reference model, without weights, in eval mode: a torchvision classifier, 'vit_s6' (a ViT-S/16 of 6
     layers: 384 wide, 6 heads) or 'text_l{layers}_w{width}' (`text_encoder`)."""
@@ -596,12 +600,13 @@ def reference_model(name:str, torch=None):
     if m := re.fullmatch(r'text_l(\d+)_w(\d+)', name): return text_encoder(int(m[1]), int(m[2]), torch)
     return torchvision.models.get_model(name, weights=None).eval()
 
+# %% ../../nbs/23_bench_operators.ipynb #a37820b1
 def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtype=None):
     "A reference model's input: `batch` images `size`² (at `dtype`), or `batch` × `size` token ids for a text encoder."
     if name.startswith('text_'): return torch.randint(0, 1000, (batch, size), device=device)
     return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
 
-# %% ../../nbs/23_bench_operators.ipynb #2e8e535c
+# %% ../../nbs/23_bench_operators.ipynb #cdb9d615
 _NOWORK = OpCase('reference_model', 'reference', {}, None, 0., 0.)     # a whole model: no FLOPs or bytes stated
 
 def _reference_entry(name:str, batch:int, size:int, res:dict) -> OperationCalibration:
@@ -631,7 +636,7 @@ class ReferenceRuns:
                         self.runs[(i, p)] = (mp, x)
                     except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
 
-# %% ../../nbs/23_bench_operators.ipynb #32cf80e1
+# %% ../../nbs/23_bench_operators.ipynb #979c5c4c
 @patch
 def time_round(self:ReferenceRuns, r:int):
     "Time every reference model at every precision once (round `r`, with its share of the budget)."
@@ -643,14 +648,14 @@ def time_round(self:ReferenceRuns, r:int):
                             min_time_s=share / 2)
                 self.timings.setdefault((i, p), []).append(t)
 
-# %% ../../nbs/23_bench_operators.ipynb #05583a01
+# %% ../../nbs/23_bench_operators.ipynb #faed18ea
 @patch
 def entries(self:ReferenceRuns) -> list[OperationCalibration]:
     "The profile entries: each model's samples of all rounds pooled, per precision."
     res = lambda i, p: self.failed.get((i, p)) or op_result(_NOWORK, p, combine(self.timings[(i, p)]))
     return [_reference_entry(n, b, s, {p: res(i, p) for p in self.precisions}) for i, (n, b, s) in enumerate(self.refs)]
 
-# %% ../../nbs/23_bench_operators.ipynb #3e5fc24e
+# %% ../../nbs/23_bench_operators.ipynb #21a94814
 def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=None, budget_s:float=0.3,
                      rounds:int=3, refs=REFERENCE_MODELS) -> list[OperationCalibration]:
     "Each reference model timed end to end at each precision, its `rounds` rounds one after another (`ReferenceRuns`)."
@@ -658,7 +663,7 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #d241e2b7
+# %% ../../nbs/23_bench_operators.ipynb #dde2e8f1
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
