@@ -173,7 +173,14 @@ def minor_faults() -> Optional[int]:
     except ImportError: return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-# %% ../nbs/02_timing.ipynb #276a2dde
+# %% ../nbs/02_timing.ipynb #d3b2e2cd
+def _block(clock, fn:Callable, batch:int) -> tuple:
+    "One timed block of `batch` calls: its seconds and its minor page faults per call (None where not counted)."
+    f0 = minor_faults()
+    t = clock.time_block(fn, batch)
+    return t, None if f0 is None else (minor_faults() - f0) / batch
+
+# %% ../nbs/02_timing.ipynb #f9101400
 def measure(fn: Callable, clock=None, warmup: int = 2, min_reps: int = 5, max_reps: int = 200,
             target: float = 0.02, budget_s: float = 1.0, min_ticks: int = 20, min_time_s: float = 0.0,
             wall: Callable[[], float] = time.perf_counter) -> TimingResult:
@@ -181,22 +188,19 @@ def measure(fn: Callable, clock=None, warmup: int = 2, min_reps: int = 5, max_re
     clock = clock or HostClock()
     t_start = wall()
     for _ in range(warmup): clock.time_block(fn, 1)
-    batch, floor, f0 = 1, max(min_ticks * clock.resolution, getattr(clock, 'min_block_s', 0.)), minor_faults()
-    t = clock.time_block(fn, batch)
-    calls = batch
+    batch, floor = 1, max(min_ticks * clock.resolution, getattr(clock, 'min_block_s', 0.))
+    t, f = _block(clock, fn, batch)
     while t < floor and batch < 2**24:
         batch *= 2
-        t = clock.time_block(fn, batch)
-        calls += batch
-    times, reason, timed = [t / batch], 'max_reps', t
+        t, f = _block(clock, fn, batch)
+    times, faults, reason, timed = [t / batch], [f], 'max_reps', t
     while len(times) < max_reps:
         if len(times) >= min_reps and timed >= min_time_s:
             lo, hi = median_ci(times)
             med = float(np.median(times))
             if med > 0 and (hi - lo) / 2 / med <= target: reason = 'converged'; break
             if wall() - t_start >= budget_s: reason = 'budget'; break
-        t = clock.time_block(fn, batch)
-        times.append(t / batch); timed += t; calls += batch
-    faults = (minor_faults() - f0) / calls if f0 is not None else None
+        t, f = _block(clock, fn, batch)
+        times.append(t / batch); faults.append(f); timed += t
     return _stats(times, batch=batch, warmup=warmup, stop_reason=reason, resolution_s=clock.resolution,
-                  total_s=wall() - t_start, faults_per_call=faults)
+                  total_s=wall() - t_start, faults_per_call=None if None in faults else float(np.median(faults)))
