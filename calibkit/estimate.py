@@ -403,7 +403,7 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
     return (s[k - 1], s[n - k]) if k >= 1 else None
 
-# %% ../nbs/62_estimate.ipynb #954f2578
+# %% ../nbs/62_estimate.ipynb #8945ee54
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
     model: str
@@ -414,6 +414,7 @@ class Reference(NamedTuple):
     uncertainty: float          # `match_uncertainty` of its ops
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
     paid: tuple = ()            # on an asynchronous device, those ops' (time alone, CPU time) pairs (`estimate_op`)
+    rounds_ms: tuple = ()       # its median in each round of the calibration (minutes apart), where the profile has them
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     def at(self, x:float) -> float:
@@ -421,7 +422,7 @@ class Reference(NamedTuple):
         if not self.paid: return self.estimate_ms + self.ops * x
         return self.estimate_ms + sum(max(i, c + x) - max(i, c) for i, c in self.paid)
 
-# %% ../nbs/62_estimate.ipynb #2c083307
+# %% ../nbs/62_estimate.ipynb #c141ed1a
 @functools.cache
 def _reference_graph(name:str, batch:int, size:int, precision:str) -> Graph:
     "A reference model's graph at `precision`, captured once per process."
@@ -454,12 +455,13 @@ def references(self:Estimator) -> list[Reference]:
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
                              sum(x.entry.endswith(' + in-sequence') for x in ops),
-                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None)))
+                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
+                             tuple(r.round_medians_ms) if self.statistic == 'median' else ()))
     self.cold_weights, self.sequence_ms, self.in_model_ms = state
     _REFS[key] = out
     return out
 
-# %% ../nbs/62_estimate.ipynb #44fc3981
+# %% ../nbs/62_estimate.ipynb #cdd94cb2
 def _gap(r:Reference) -> float:
     "The per-op cost `x` (ms) at which reference `r`'s estimate meets its measurement (`Reference.at`)."
     if not r.paid: return (r.measured_ms - r.estimate_ms) / r.ops
@@ -475,8 +477,11 @@ def in_model_cost(refs:list[Reference]) -> float:
     return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
 
 def held_out_scores(refs:list[Reference]) -> list[float]:
-    "Each reference's log(measured / estimated), its estimate including the in-model cost fitted on the others."
-    return [math.log(r.measured_ms / r.at(in_model_cost(refs[:i] + refs[i + 1:]))) for i, r in enumerate(refs)]
+    """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others:
+    one score per round where the profile kept each round's median (a model is measured at some other moment than the
+    calibration, and the host's own drift over minutes is part of the error), else one per reference."""
+    ests = [r.at(in_model_cost(refs[:i] + refs[i + 1:])) for i, r in enumerate(refs)]
+    return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
 
 @patch
 def fit_in_model(self:Estimator) -> float:
@@ -484,7 +489,7 @@ def fit_in_model(self:Estimator) -> float:
     self.in_model_ms = in_model_cost(self.references())
     return self.in_model_ms
 
-# %% ../nbs/62_estimate.ipynb #6aae91a2
+# %% ../nbs/62_estimate.ipynb #a8d1f4d9
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -501,8 +506,9 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     excess = max(0., u - statistics.median(r.uncertainty for r in refs))
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
     e = sorted(math.exp(-s) - 1 for s in scores)
+    rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
     return lo, hi, (
-        f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole, the estimate was "
+        f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the estimate was "
         f"off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops are "
         f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
         "models built like them; other op mixes and shapes may fall outside.")

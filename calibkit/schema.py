@@ -37,7 +37,7 @@ def _canon_or_keep(p:str) -> str:
     try: return canonical(p)
     except ValueError: return p
 
-# %% ../nbs/01_schema.ipynb #d2e4b7fb
+# %% ../nbs/01_schema.ipynb #2c0c5f51
 class PrecisionTestResult(_Model):
     "The outcome of one operation at one precision."
     precision: str                          # canonical precision name
@@ -55,6 +55,7 @@ class PrecisionTestResult(_Model):
     iqr_latency_ms: Optional[NonNeg] = None
     ci_low_ms: Optional[NonNeg] = None      # 95% confidence interval of the median latency
     ci_high_ms: Optional[NonNeg] = None
+    round_medians_ms: list[NonNeg] = []     # each round's median, in the order taken (rounds spread over the run)
     stop_reason: Optional[str] = None       # why the repetition stopped: converged, budget, max_reps
     speedup_vs_fp32: Optional[NonNeg] = None
     test_size: int = Field(0, ge=0)         # the size parameter it ran at (elements, or n of a square GEMM)
