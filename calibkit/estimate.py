@@ -403,7 +403,7 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
     return (s[k - 1], s[n - k]) if k >= 1 else None
 
-# %% ../nbs/62_estimate.ipynb #8945ee54
+# %% ../nbs/62_estimate.ipynb #32f224d0
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
     model: str
@@ -414,7 +414,7 @@ class Reference(NamedTuple):
     uncertainty: float          # `match_uncertainty` of its ops
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
     paid: tuple = ()            # on an asynchronous device, those ops' (time alone, CPU time) pairs (`estimate_op`)
-    rounds_ms: tuple = ()       # its median in each round of the calibration (minutes apart), where the profile has them
+    rounds_ms: tuple = ()       # its median in each round of the calibration, where the profile kept them
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     def at(self, x:float) -> float:
@@ -489,7 +489,7 @@ def fit_in_model(self:Estimator) -> float:
     self.in_model_ms = in_model_cost(self.references())
     return self.in_model_ms
 
-# %% ../nbs/62_estimate.ipynb #a8d1f4d9
+# %% ../nbs/62_estimate.ipynb #f0b5ab8e
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -508,8 +508,8 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     e = sorted(math.exp(-s) - 1 for s in scores)
     rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
     return lo, hi, (
-        f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the estimate was "
-        f"off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops are "
+        f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the "
+        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops are "
         f"covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
         "models built like them; other op mixes and shapes may fall outside.")
 
