@@ -489,7 +489,7 @@ def fit_in_model(self:Estimator) -> float:
     self.in_model_ms = in_model_cost(self.references())
     return self.in_model_ms
 
-# %% ../nbs/62_estimate.ipynb #e3fef8f4
+# %% ../nbs/62_estimate.ipynb #e4303308
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -509,9 +509,9 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the "
-        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this model's ops "
-        f"are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about {CONFIDENCE:.0%} of "
-        "models built like them; other op mixes and shapes may fall outside.")
+        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this "
+        f"model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
+        f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside.")
 
 # %% ../nbs/62_estimate.ipynb #fa583e63
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
