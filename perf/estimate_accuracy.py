@@ -325,6 +325,11 @@ def main():
     else: con.print(f"the machine's own drift over the run ({(time.perf_counter() - t0) / 60:.0f} min): resnet18 fp32 b1 "
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
               f"{ref1[1]:.0f} GFLOPS ({ref1[1] / ref0[1] - 1:+.1%}); second calibration {tcal2:.0f} s")
+    from calibkit.bench.operators import round_spread
+    spreads = [f"{n} {p} {sp[0]:.0%}" for n, c in (('first', cal), ('second', cal2)) if c is not None
+               for p in ('fp32', 'bf16') if (sp := round_spread(list(c.operation_profiles.values()), p))]
+    if spreads: con.print("the host within each calibration (a reference model's rounds, slowest over fastest, "
+                          "median over the models): " + '; '.join(spreads))
     if a.rows: Path(a.rows).write_text(''.join(json.dumps(r) + '\n' for r in rows))
     if a.profiles:
         Path(a.profiles).mkdir(parents=True, exist_ok=True)
