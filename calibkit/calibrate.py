@@ -571,12 +571,13 @@ def _clock(device:str, host:PlatformInfo, state:dict) -> Optional[float]:
     if device != 'cpu': return host.gpus[0].clock_mhz if host.gpus else None
     return state['clock_mhz'] or clock_under_load(0.5)
 
-# %% ../nbs/31_calibrate.ipynb #9f652150
-def _machine(before:dict, after:dict, verbose:bool, spread:Optional[tuple]=None, limit:float=0.10) -> dict:
-    """The machine's state before and after the sweep and what made it busy, said once when it was. `spread`: how far
-    the reference models moved between rounds (`round_spread`), busy above `limit`."""
+# %% ../nbs/31_calibrate.ipynb #c1329442
+def _machine(before:dict, after:dict, verbose:bool, ops:Sequence=(), precs:Sequence=('fp32',),
+             limit:float=0.10) -> dict:
+    """The machine's state before and after the sweep and what made it busy, said once when it was; busy too when the
+    reference models among the entries `ops` moved more than `limit` between rounds (`round_spread`)."""
     busy = busy_reasons(before, after)
-    if spread and spread[0] > limit:
+    if (spread := next(filter(None, (round_spread(ops, q) for q in precs)), None)) and spread[0] > limit:
         busy.append(f"the reference models' rounds differed by {spread[0]:.0%} (median of {spread[1]}, slowest over "
                     "fastest): estimates from this profile can move as much from one calibration to the next")
     if busy and verbose:
@@ -621,7 +622,7 @@ def _assemble(meta:CalibrationMetadata, p:Preset, peaks:dict, peak_bw:Optional[f
     meta.warnings += [w for res in results.values() for r in res.values() for w in r.warnings if w.startswith(_ODD)]
     return cal
 
-# %% ../nbs/31_calibrate.ipynb #5150469a
+# %% ../nbs/31_calibrate.ipynb #0c8c39e4
 def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'auto' for this host, or a `Preset`
               framework:Optional[str]=None, # 'numpy' or 'pytorch' (default: the preset's device decides)
               precisions=None, # 'fp32,bf16', a list, or None for every precision the framework expresses
@@ -657,8 +658,7 @@ def calibrate(preset:str|Preset='auto', # a preset name (`calibkit presets`), 'a
                                    emulated(results, device))
     run = dict(framework=fw, device=device, ops=ops, precs=precs, avail=avail, allocator=allocator, mode=mode,
                load_clock=_clock(device, host, before), quick=quick, warns=warns, mode_warns=mode_warns,
-               machine=_machine(before, machine_state(clock=device == 'cpu'), verbose,
-                                next(filter(None, (round_spread(op_entries, q) for q in precs)), None)),
+               machine=_machine(before, machine_state(clock=device == 'cpu'), verbose, op_entries, precs),
                sweep_seconds=round(time.perf_counter() - t0, 1))
     cal = _assemble(_metadata(p, host, backend, run), p, peaks, peak_bw, results, op_entries)
     if verbose: say('\n' + summary(cal))
