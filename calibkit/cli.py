@@ -261,14 +261,22 @@ def cmd_estimate(args) -> int:
             e.to_chrome_trace(args.trace); print(f"Chrome trace written to {args.trace} (chrome://tracing, Perfetto)")
     return 0
 
-# %% ../nbs/81_cli.ipynb #b4eb155e
+# %% ../nbs/81_cli.ipynb #2543b103
 def cmd_docs(args) -> int:
     "Build the documentation site."
     from calibkit.docs import build_docs
-    build_docs(args.out)                                       # it ends saying how many pages, where, how long
+    build_docs(args.out, workers=args.workers)                 # it ends saying how many pages, where, how long
     return 0
 
-# %% ../nbs/81_cli.ipynb #dacf3694
+# %% ../nbs/81_cli.ipynb #82d1943f
+def _count(s:str) -> int:
+    "A positive whole number from the command line (argparse's type): else a message saying what was wrong."
+    try: n = int(s)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {s!r}")
+    return n
+
+# %% ../nbs/81_cli.ipynb #6d3e2855
 _REG_HELP = ('registry: a folder or an fsspec URL such as s3://bucket/prefix (default: $CALIBKIT_REGISTRY, else the '
              'repository hardware_registry/)')
 
@@ -285,7 +293,7 @@ def _model_args(p):
     p.add_argument('--batch-size', type=int, help="the example input's batch size (default 1)")
     p.add_argument('--registry', help=_REG_HELP)
 
-# %% ../nbs/81_cli.ipynb #6990c769
+# %% ../nbs/81_cli.ipynb #df1e4ec1
 def _host_commands(sub):
     "`platform`, `presets`, `check`: what calibkit sees of this host, and which presets fit it."
     p = sub.add_parser('platform', help='print what calibkit detects about this host')
@@ -298,7 +306,7 @@ def _host_commands(sub):
     p.add_argument('--skip-platform-check', action='store_true', help='warn instead of failing on a mismatch')
     p.set_defaults(func=cmd_check)
 
-# %% ../nbs/81_cli.ipynb #c8461e4e
+# %% ../nbs/81_cli.ipynb #7da54432
 def _calibrate_command(sub):
     "`calibrate`: measure this host and save the profile."
     p = sub.add_parser('calibrate', help='calibrate this host and save the profile')
@@ -321,7 +329,7 @@ def _calibrate_command(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_calibrate)
 
-# %% ../nbs/81_cli.ipynb #219addd3
+# %% ../nbs/81_cli.ipynb #6969446d
 def _registry_commands(sub):
     "`list`, `compare`, `migrate`: what the registry holds."
     p = sub.add_parser('list', help="list the registry's calibrations")
@@ -353,7 +361,7 @@ def _registry_commands(sub):
     p.add_argument('--registry', help=_REG_HELP)
     p.set_defaults(func=cmd_migrate)
 
-# %% ../nbs/81_cli.ipynb #a3372f31
+# %% ../nbs/81_cli.ipynb #fea6ea1b
 def _sync_commands(sub):
     "`registry push|pull SRC DST`: copy calibrations between a folder and a remote registry."
     p = sub.add_parser('registry', help='copy calibrations between registries: push (folder to bucket), pull (back)')
@@ -367,7 +375,7 @@ def _sync_commands(sub):
         q.add_argument('--hardware', help='only this device')
         q.set_defaults(func=cmd_sync)
 
-# %% ../nbs/81_cli.ipynb #0c2a96dc
+# %% ../nbs/81_cli.ipynb #c9e9a61f
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -389,9 +397,11 @@ def _model_commands(sub):
     p.set_defaults(func=cmd_estimate)
     p = sub.add_parser('docs', help='build the documentation site from the notebooks (offline)')
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
+    p.add_argument('--workers', type=_count, metavar='N',
+                   help='notebooks executed side by side, each in a fresh process (default: one per CPU)')
     p.set_defaults(func=cmd_docs)
 
-# %% ../nbs/81_cli.ipynb #c5699042
+# %% ../nbs/81_cli.ipynb #d8c3d56e
 def parser() -> argparse.ArgumentParser:
     "The argument parser of `calibkit`."
     ap = argparse.ArgumentParser(prog='calibkit', description='What your hardware really does for your models.')
@@ -400,7 +410,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (_host_commands, _calibrate_command, _registry_commands, _sync_commands, _model_commands): add(sub)
     return ap
 
-# %% ../nbs/81_cli.ipynb #7dbec920
+# %% ../nbs/81_cli.ipynb #49f8d74b
 _USER_ERRORS = (PresetError, ProfileError, PrecisionError, FrameworkError, RegistryError, FileNotFoundError, ValueError)
 
 def _user_errors() -> tuple:
@@ -408,14 +418,14 @@ def _user_errors() -> tuple:
     g = sys.modules.get('calibkit.graph')
     return _USER_ERRORS + ((g.ModelError,) if g else ())
 
-# %% ../nbs/81_cli.ipynb #3027f68e
+# %% ../nbs/81_cli.ipynb #704d14f3
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised like Ctrl-C so that `finally` blocks and cleanups run."
 
-# %% ../nbs/81_cli.ipynb #432ceeff
+# %% ../nbs/81_cli.ipynb #e713ae20
 def _on_sigterm(signum, frame): raise Terminated()
 
-# %% ../nbs/81_cli.ipynb #a0f6c742
+# %% ../nbs/81_cli.ipynb #043ecdc7
 def main(argv:Optional[list[str]]=None) -> int:
     "Run `calibkit` with `argv`; exit status 1: platform mismatch, 2: bad input, 130/143: interrupted, 141: pipe gone."
     args = parser().parse_args(argv)

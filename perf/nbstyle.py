@@ -78,6 +78,7 @@ def lib_stats(lib):
             elif isinstance(node, ast.Import):
                 for a in node.names:
                     if a.name in mods: graph[m].add(a.name)
+        graph[m].discard(m)             # a module naming itself (a function by reference, for a spawned process)
         alls = [n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == '__all__']
         names = set(ast.literal_eval(alls[0].value)) if alls else set()
         for n in tree.body:
