@@ -375,7 +375,7 @@ def _sync_commands(sub):
         q.add_argument('--hardware', help='only this device')
         q.set_defaults(func=cmd_sync)
 
-# %% ../nbs/81_cli.ipynb #c9e9a61f
+# %% ../nbs/81_cli.ipynb #76e3d3e1
 def _model_commands(sub):
     "`coverage`, `estimate`: a model against a calibration; `docs`: the documentation site."
     p = sub.add_parser('coverage', help="which calibration entries cover a model's ops, and how well")
@@ -398,7 +398,8 @@ def _model_commands(sub):
     p = sub.add_parser('docs', help='build the documentation site from the notebooks (offline)')
     p.add_argument('--out', default='_site', help='output folder (default: _site)')
     p.add_argument('--workers', type=_count, metavar='N',
-                   help='notebooks executed side by side, each in a fresh process (default: one per CPU)')
+                   help='notebooks executed side by side, each in a fresh process (default 1: examples timed on '
+                        'a quiet machine)')
     p.set_defaults(func=cmd_docs)
 
 # %% ../nbs/81_cli.ipynb #d8c3d56e
