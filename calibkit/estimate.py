@@ -489,7 +489,14 @@ def fit_in_model(self:Estimator) -> float:
     self.in_model_ms = in_model_cost(self.references())
     return self.in_model_ms
 
-# %% ../nbs/62_estimate.ipynb #e4303308
+# %% ../nbs/62_estimate.ipynb #945e1505
+def _excess(u:float, ref_u:list[float]) -> float:
+    """How much wider (in log) a model's interval is than the references': its match uncertainty `u` over theirs
+    (median), compounded as relative uncertainties are, so that an absurd entry (a timing whose interval spans
+    thousands of times its median, on a busy host) widens it hugely but finitely; 0 when no worse."""
+    return max(0., math.log1p(u) - math.log1p(statistics.median(ref_u)))
+
+# %% ../nbs/62_estimate.ipynb #6edcff87
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
@@ -503,17 +510,17 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
             f"±{h:.2f} ms: per-op uncertainties in quadrature, not checked against whole models (the profile has "
             f"{len(refs)} reference models at {self.precision}, {MIN_REFERENCES} needed: calibrate with the operator "
             "grid); expect it to be too narrow")
-    excess = max(0., u - statistics.median(r.uncertainty for r in refs))
+    excess = _excess(u, [r.uncertainty for r in refs])
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
     e = sorted(math.exp(-s) - 1 for s in scores)
     rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the "
-        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {excess:.0%} on each side (this "
-        f"model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
+        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {math.expm1(excess):.0%} on each side "
+        f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
         f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside.")
 
-# %% ../nbs/62_estimate.ipynb #fa583e63
+# %% ../nbs/62_estimate.ipynb #f8126238
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
              hardware, # a registry hardware id, a profile JSON path, or a `HardwareCalibration`
              precision:str='fp32', # the precision the model runs at
@@ -533,14 +540,14 @@ def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX fil
     return Estimate(g.model, hw, est.precision, cal.metadata.framework, ops, subs, g, est.fault_ms,
                     f"{describe_identity(cal.metadata.identity())}, {when}", *est.interval(ops))
 
-# %% ../nbs/62_estimate.ipynb #c1ecd174
+# %% ../nbs/62_estimate.ipynb #14cdb520
 @patch
 def to_csv(self:Estimate, path) -> Path:
     "Write one row per op (`to_dataframe`) to `path`."
     self.to_dataframe().to_csv(path, index=False)
     return Path(path)
 
-# %% ../nbs/62_estimate.ipynb #8bcd9d8c
+# %% ../nbs/62_estimate.ipynb #1a3a2ece
 @patch
 def to_json(self:Estimate, path=None) -> str:
     "The estimate as JSON (totals, match shares, subgraphs, ops); written to `path` when given."
@@ -552,7 +559,7 @@ def to_json(self:Estimate, path=None) -> str:
     if path is not None: Path(path).write_text(s)
     return s
 
-# %% ../nbs/62_estimate.ipynb #58829444
+# %% ../nbs/62_estimate.ipynb #52eeecb7
 @patch
 def to_chrome_trace(self:Estimate, path=None) -> dict:
     "The estimate as a Chrome trace (chrome://tracing, Perfetto): one slice per op in order; written to `path`."

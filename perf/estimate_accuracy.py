@@ -18,7 +18,10 @@
    failures; the calibration-to-calibration drift; and the machine's own drift (a reference model and a GEMM timed
    at the start and at the end). Errors are against the first calibration's estimates; 'bracketed' also shows them
    against the geometric mean of both calibrations' (made just before and just after the measurements: what is left
-   when the machine's drift during the run is taken out).
+   when the machine's drift during the run is taken out), and 'at the host's speed' against the first calibration's
+   estimates scaled by how fast the host ran the calibration's own resnet18 reference just before and after each
+   burst (`calibkit.validate.HostProbe`, what `validate` reports): what is left when the host's speed during the
+   measurements is taken out. Both are diagnostics; the targets are judged on the plain error.
 
 **The family split** (written down in session 6 before any rule was tuned to it; the design side holds every family
 earlier sessions designed the estimator on). A family is an architecture, whatever its source or size. Rules may be
@@ -138,6 +141,7 @@ class Case:
     graph: object = None
     error: str = ''
     timings: list = dataclasses.field(default_factory=list)
+    host: list = dataclasses.field(default_factory=list)      # per burst: the reference's ms around it (geometric mean)
 
 
 def cases_of(models, configs, side):
@@ -164,10 +168,13 @@ def cases_of(models, configs, side):
     return out
 
 
-def measure_all(cases, bursts, budget_s, con):
-    "Time every case in `bursts` turns over the whole list (the order rotating); samples pooled per case."
+def measure_all(cases, bursts, budget_s, con, probe=None):
+    """Time every case in `bursts` turns over the whole list (the order rotating); samples pooled per case. With a
+    `HostProbe`, its reference is timed before the first burst and after each, and each case keeps, per burst, the
+    geometric mean of the reference's times around that burst."""
     from calibkit.timing import measure
     live = [c for c in cases if not c.error]
+    if probe: probe.time()
     for b in range(bursts):
         k = b * len(live) // max(bursts, 1)
         t0 = time.perf_counter()
@@ -177,6 +184,10 @@ def measure_all(cases, bursts, budget_s, con):
                     c.timings.append(measure(lambda: run(c.model, c.x), warmup=1 if c.timings else 2, min_reps=3,
                                              max_reps=100, budget_s=budget_s, min_time_s=budget_s / 3))
             except Exception as e: c.error = f"run: {type(e).__name__}: {str(e).strip()[:140]}"
+        if probe:
+            probe.time()
+            around = (probe.timings[-2].median_s * probe.timings[-1].median_s) ** .5 * 1e3
+            for c in live: c.host.append(around)
         con.print(f"  burst {b + 1}/{bursts}: {len(live)} cases in {time.perf_counter() - t0:.0f} s")
 
 
@@ -211,11 +222,24 @@ def machine_reference():
     return r.median_s * 1e3, 2 * 1024**3 / g.median_s / 1e9
 
 
+def resnet18_ref(cal):
+    "The calibration's resnet18 fp32 batch 1 224² reference entry (None if it has none)."
+    return next((o for o in cal.operations('reference_model') if o.params['model'] == 'resnet18' and
+                 (o.params['batch'], o.params['size']) == (1, 224)), None)
+
+
+def host_ratio(case, cal):
+    "How much slower than in `cal` the host ran its resnet18 reference around the case's bursts (None if not timed)."
+    ref = resnet18_ref(cal)
+    if not case.host or ref is None: return None
+    return math.exp(statistics.fmean(map(math.log, case.host))) / ref.precision_results['fp32'].median_latency_ms
+
+
 def summarise(rows, con):
     med = statistics.median
     t = Table(title="Per side and configuration (estimates from the calibration made before the measurements)")
     for c in ('side', 'config', 'cases', 'failed', 'median |err|', 'within ±10%', 'within ±20%', 'interval held',
-              'worst', 'median |err| bracketed'):
+              'worst', 'median |err| bracketed', "median |err| at the host's speed"):
         t.add_column(c)
     for side in ('report', 'design'):
         for cfg in CONFIGS:
@@ -229,7 +253,9 @@ def summarise(rows, con):
                       f"{sum(x <= .2 for x in e) / len(e):.0%}" if e else '-',
                       f"{sum(r['held'] for r in ok) / len(ok):.0%}" if ok else '-',
                       f"{worst['model']} {worst['err']:+.0%}" if worst else '-',
-                      f"{med([abs(r['err_bracketed']) for r in ok]):.1%}" if ok and 'err_bracketed' in ok[0] else '-')
+                      f"{med([abs(r['err_bracketed']) for r in ok]):.1%}" if ok and 'err_bracketed' in ok[0] else '-',
+                      f"{med(h):.1%}" if (h := [abs(r['err_host']) for r in ok if r.get('err_host') is not None])
+                      else '-')
     con.print(t)
     d = [abs(r['drift']) for r in rows if r.get('drift') is not None]
     if d:
@@ -287,7 +313,9 @@ def main():
     if not a.from_run:
         cal, tcal = calibration(a.quick)
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
-        measure_all(cases, a.bursts, a.budget, con)
+        from calibkit.validate import HostProbe
+        probe = HostProbe(resnet18_ref(cal), 'fp32')
+        measure_all(cases, a.bursts, a.budget, con, probe)
         cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick)
         ref1 = machine_reference()
     from calibkit.timing import combine
@@ -297,10 +325,12 @@ def main():
         old = earlier.get((c.name, c.config), {})
         if not c.error and (c.timings or old.get('measured_ms')):
             try:
-                est, lo, hi, feat = estimate_of(c, cal)
-                meas = old['measured_ms'] if old else combine(c.timings).median_s * 1e3
-                r.update(measured_ms=meas, estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
+                meas = r['measured_ms'] = old['measured_ms'] if old else combine(c.timings).median_s * 1e3
+                est, lo, hi, feat = estimate_of(c, cal)                # a failure here keeps the measurement
+                r.update(estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
                          held=bool(lo <= meas <= hi), **feat)
+                ratio = old.get('host_ratio') if old else host_ratio(c, cal)
+                if ratio: r.update(host_ratio=ratio, err_host=est * ratio / meas - 1)
                 if cal2 is not None:
                     r['drift'] = estimate_of(c, cal2)[0] / est - 1
                     r['err_bracketed'] = (est * est * (1 + r['drift'])) ** .5 / meas - 1
@@ -325,6 +355,12 @@ def main():
     else: con.print(f"the machine's own drift over the run ({(time.perf_counter() - t0) / 60:.0f} min): resnet18 fp32 b1 "
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
               f"{ref1[1]:.0f} GFLOPS ({ref1[1] / ref0[1] - 1:+.1%}); second calibration {tcal2:.0f} s")
+    if not a.from_run:
+        ms = ' -> '.join(f"{t.median_s * 1e3:.2f}" for t in probe.timings)
+        cals = '; '.join(f"{n} calibration {r.precision_results['fp32'].median_latency_ms:.2f} ms"
+                         for n, c in (('first', cal), ('second', cal2)) if c is not None and (r := resnet18_ref(c)))
+        con.print(f"the host during the measurements: its resnet18 fp32 b1 reference ran {ms} ms (before the first "
+                  f"burst, after each); {cals}")
     from calibkit.bench.operators import round_spread
     spreads = [f"{n} {p} {sp[0]:.0%}" for n, c in (('first', cal), ('second', cal2)) if c is not None
                for p in ('fp32', 'bf16') if (sp := round_spread(list(c.operation_profiles.values()), p))]
