@@ -136,7 +136,7 @@ class HostSpeed:
         "Whether the host's speed now is further from the calibration's than its rounds moved, and than `floor`."
         return abs(self.ratio - 1) > max(self.spread, floor)
 
-# %% ../nbs/63_validate.ipynb #0f2908ba
+# %% ../nbs/63_validate.ipynb #db4ed7f1
 class HostProbe:
     "A reference model of the profile (its `OperationCalibration` entry), built here to time how fast this host runs."
     def __init__(self, entry, precision:str='fp32', device:str='cpu'):
@@ -148,18 +148,18 @@ class HostProbe:
         self.x = reference_input(p['model'], p['batch'], p['size'], torch, device, dt)
 
     def time(self, steady:bool=True, budget_s:float=1.0):
-        "Time the reference once more (`measure_model`, as the calibration timed it)."
+        "Time the reference once more, as `measure_model` times a model (no_grad, at its precision's mode)."
         self.timings.append(measure_model(self.model, self.x, budget_s, steady, self.precision))
 
-# %% ../nbs/63_validate.ipynb #fb979227
+# %% ../nbs/63_validate.ipynb #844c471d
 @patch
 def speed(self:HostProbe) -> HostSpeed:
     "Its timings so far, pooled, against the calibration's figure and the calibration's own spread."
     from calibkit.timing import combine
+    from calibkit.bench.operators import rounds_moved
     r, p = self.entry.precision_results[self.precision], self.entry.params
-    m = r.round_medians_ms
     return HostSpeed(f"{p['model']}, batch {p['batch']}, {p['size']}", combine(self.timings).median_s * 1e3,
-                     r.median_latency_ms, max(m) / min(m) - 1 if len(m) >= 2 and min(m) else 0.)
+                     r.median_latency_ms, rounds_moved(r) or 0.)
 
 # %% ../nbs/63_validate.ipynb #ff7d9b32
 @contextlib.contextmanager

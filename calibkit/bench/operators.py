@@ -20,7 +20,8 @@ __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'channel_alignment', 'conv_class', '
            'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'model_cases', 'all_cases',
            'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors',
            'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
-           'reference_model', 'reference_input', 'ReferenceRuns', 'reference_models', 'round_spread', 'page_fault_cost']
+           'reference_model', 'reference_input', 'ReferenceRuns', 'reference_models', 'rounds_moved', 'round_spread',
+           'page_fault_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -665,15 +666,21 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #f872242f
+# %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
+def rounds_moved(r:Optional[PrecisionTestResult]) -> Optional[float]:
+    "How far one entry's rounds moved: its slowest round's median / its fastest's - 1 (None without two rounds)."
+    m = r.round_medians_ms if r is not None and r.supported else []
+    return max(m) / min(m) - 1 if len(m) >= 2 and min(m) > 0 else None
+
+# %% ../../nbs/23_bench_operators.ipynb #d604a35f
 def round_spread(ops:list, precision:str='fp32') -> Optional[tuple[float, int]]:
     """How far the host's speed moved between a calibration's rounds: the median over the reference models in `ops`
-    of (slowest round's median / fastest's - 1) at `precision`, and how many models that is; None without two rounds."""
-    s = [max(m) / min(m) - 1 for o in ops if o.operation_type == 'reference_model'
-         and (r := o.precision_results.get(precision)) and r.supported and len(m := r.round_medians_ms) >= 2 and min(m)]
+    of `rounds_moved` at `precision`, and how many models that is; None without two rounds."""
+    s = [x for o in ops if o.operation_type == 'reference_model'
+         and (x := rounds_moved(o.precision_results.get(precision))) is not None]
     return (statistics.median(s), len(s)) if s else None
 
-# %% ../../nbs/23_bench_operators.ipynb #5a2024f0
+# %% ../../nbs/23_bench_operators.ipynb #79684239
 def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> list[OperationCalibration]:
     """The time of one minor page fault (ms), as a `dispatch_overhead` entry of class 'page_fault' stored under each
     precision (it depends on none); empty where the OS does not count faults."""
