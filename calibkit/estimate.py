@@ -16,7 +16,7 @@ from .precision import canonical, PrecisionError, torch_dtype
 from .platform import describe_identity
 from .graph import Graph, Op, OperationType as OT, partitioned, extract
 from .mapping import GEMM_LIKE, map_op, op_class, entry_work
-from .bench.operators import gemm_point, shape_rate
+from .bench.operators import gemm_point, shape_rate, MMAP_THRESHOLD
 from .lookup import CalibrationLookup, MatchQuality, first_calibrated, interp_loglog
 from .registry import resolve
 from fastcore.basics import patch
@@ -69,6 +69,7 @@ class OpEstimate:
     entry: str = ''
     rel_uncertainty: float = 0.
     isolated_ms: Optional[float] = None   # on an asynchronous device: its time alone, before the per-op CPU costs
+    fresh_ms: float = 0.                  # of `ms`, faulting in an output too large to be reused (`fresh_pages`)
     @property
     def low_ms(self) -> float: return self.ms * (1 - min(self.rel_uncertainty, 1.))
     @property
@@ -132,6 +133,8 @@ class Estimator:
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
         self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
         self.asynchronous = cal.metadata.device_type == 'cuda'   # a GPU runs an op while the CPU launches the next
+        fp = self._classes.get(('dispatch_overhead', 'fresh_page'))
+        self.fresh_page_ms = fp[0].ms if fp else 0.     # a page of an output too large to be reused (CPU, glibc)
 
 # %% ../nbs/62_estimate.ipynb #e3bbcbc1
 @patch
@@ -248,6 +251,15 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
+# %% ../nbs/62_estimate.ipynb #5a0c3e17
+@patch
+def fresh_pages(self:Estimator, op:Op) -> int:
+    """The 4 KiB pages of `op`'s output that the allocator maps afresh on every call: a new tensor of `MMAP_THRESHOLD`
+    bytes or more, on a profile that priced a fresh page (not a GPU's, whose framework caches its memory); else 0."""
+    if not self.fresh_page_ms or self.asynchronous or op.params.get('inplace'): return 0
+    if op.bytes_out < MMAP_THRESHOLD: return 0
+    return math.ceil(op.bytes_out / 4096)
+
 # %% ../nbs/62_estimate.ipynb #38ec76fa
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
@@ -265,6 +277,9 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
             if cpu > e.ms: e.ms, e.bound = cpu, 'overhead'          # the launch outlasts the op: launch-bound
         else: e.ms += self.sequence_ms + self.in_model_ms
         e.entry += ' + in-sequence'
+    if pages := self.fresh_pages(op):
+        e.fresh_ms = pages * self.fresh_page_ms; e.ms += e.fresh_ms
+        e.entry += f' + {pages} fresh pages'
     return e
 
 # %% ../nbs/62_estimate.ipynb #39d704dc
@@ -370,6 +385,11 @@ def summary(self:Estimate) -> str:
               f"ops, {len(self.subgraphs)} subgraphs)", f"  interval:   {self.interval}",
               '  by bound:   ' + ', '.join(f"{b} {v:.2f} ms ({v/self.total_ms:.0%})" for b, v in top(by_b) if v),
               '  top types:  ' + ', '.join(f"{t} {v:.2f} ms" for t, v in top(by_t, 6))]
+    if fresh := [o for o in self.ops if o.fresh_ms]:
+        f = sum(o.fresh_ms for o in fresh)
+        n = f"{len(fresh)} output{'s' * (len(fresh) > 1)}"
+        lines.append(f"  fresh memory: {f:.2f} ms ({f / self.total_ms:.0%}) for {n} of "
+                     f"{MMAP_THRESHOLD >> 20} MiB or more, mapped and faulted in on every call (glibc's allocator)")
     if self.graph is not None and self.graph.uncaptured:
         lines.append("  ⚠ not in the total (not captured; their latency is unknown): " +
                      '; '.join(self.graph.uncaptured))

@@ -22,9 +22,9 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FAKE_FROM_PARAMS', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError',
            'load_model', 'default_input', 'conv_type', 'fill_costs', 'call_args', 'call', 'input_shapes',
-           'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'is_onnx', 'extract', 'reference_flops',
-           'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx', 'Subgraph', 'pattern_name',
-           'partition', 'partitioned']
+           'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'writes_in_place', 'is_onnx', 'extract',
+           'reference_flops', 'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx', 'Subgraph',
+           'pattern_name', 'partition', 'partitioned']
 
 # %% ../nbs/50_graph.ipynb #7c916f87
 class OperationType(str, Enum):
@@ -635,6 +635,17 @@ def _module_of(node:fx.Node) -> str:
     stack = list((node.meta.get('nn_module_stack') or {}).values())
     return stack[-1][0] if stack else ''
 
+# %% ../nbs/50_graph.ipynb #4b8e21c7
+_IN_PLACE_FNS = {'iadd', 'isub', 'imul', 'itruediv', 'setitem'}
+
+def writes_in_place(node, mod) -> bool:
+    "Whether an FX node writes into a tensor it reads (`inplace=True`, `relu_`, `iadd`) instead of making a new one."
+    if mod is not None: return getattr(mod, 'inplace', False) is True
+    if node.op not in ('call_function', 'call_method'): return False
+    name = _fn_name(node.target)
+    return node.kwargs.get('inplace') is True or name in _IN_PLACE_FNS or \
+        (name.endswith('_') and not name.endswith('__'))
+
 # %% ../nbs/50_graph.ipynb #0cb5bef0
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
@@ -657,6 +668,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target),
                 module=_module_of(node))
         if groups is not None: op.params['groups'] = groups
+        if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
         fill_costs(op, mod, list(node.args), ins, outs, wts)
         ops.append(op)
     names = {o.name for o in ops}

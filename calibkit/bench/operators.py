@@ -6,7 +6,7 @@ Docs: https://calibkit.github.io/calibkit/bench_operators.html.md"""
 
 # %% ../../nbs/23_bench_operators.ipynb #31bb8e24
 from __future__ import annotations
-import contextlib, copy, importlib.resources, json, math, statistics, warnings
+import contextlib, copy, importlib.resources, json, math, platform, statistics, warnings
 import numpy as np
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -16,12 +16,12 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, device_clock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases',
-           'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'model_cases', 'all_cases',
-           'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors',
-           'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
-           'reference_model', 'reference_input', 'ReferenceRuns', 'reference_models', 'rounds_moved', 'round_spread',
-           'page_fault_cost']
+__all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases',
+           'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'model_cases',
+           'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate',
+           'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
+           'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'ReferenceRuns',
+           'reference_models', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -470,7 +470,8 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
             warnings.warn(f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will "
                           "not include it")
-    if device == 'cpu': out += page_fault_cost(precisions)   # (below) what a model pays when its allocator faults
+    if device == 'cpu':                        # (below) what a model pays when its allocator faults, and for outputs
+        out += page_fault_cost(precisions) + fresh_page_cost(precisions, torch)    # too large to be reused
     return out + refs.entries()
 
 # %% ../../nbs/23_bench_operators.ipynb #579b563c
@@ -707,3 +708,25 @@ def page_fault_cost(precisions=('fp32',), size:int=32 * 2**20, reps:int=5) -> li
                                                 for p in precisions},
                              extra_params={'group': 'operators', 'region_bytes': size})
     ]
+
+# %% ../../nbs/23_bench_operators.ipynb #3c9d2b71
+MMAP_THRESHOLD = 32 * 2**20      # glibc maps an allocation at least this large afresh each time (its largest threshold)
+
+def fresh_page_cost(precisions=('fp32',), torch=None, size:int=2 * MMAP_THRESHOLD, budget_s:float=0.5
+                   ) -> list[OperationCalibration]:
+    """The extra time (ms) per 4 KiB page of writing a tensor of `size` bytes that is newly allocated (mapped, faulted
+    in, unmapped when freed) rather than kept, as a `dispatch_overhead` entry of class 'fresh_page' stored under each
+    precision (it depends on none); empty where the C library is not glibc (whose large allocations this prices)."""
+    if platform.libc_ver()[0] != 'glibc': return []
+    torch = torch or importlib.import_module('torch')
+    kept = torch.empty(size, dtype=torch.uint8)
+    def fresh(): torch.empty(size, dtype=torch.uint8).fill_(1)
+    new, old = (measure(f, warmup=1, min_reps=5, budget_s=budget_s) for f in (fresh, lambda: kept.fill_(1)))
+    per = max(new.median_s - old.median_s, 0.) / (size / 4096) * 1e3
+    r = dict(supported=True, correct=None, median_latency_ms=per, min_latency_ms=per, num_trials=new.n,
+             ci_low_ms=max(new.ci_low_s - old.ci_high_s, 0.) / (size / 4096) * 1e3,
+             ci_high_ms=max(new.ci_high_s - old.ci_low_s, 0.) / (size / 4096) * 1e3)
+    return [OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='fresh_page', page_bytes=4096),
+                                 memory_bound=False, extra_params={'group': 'operators', 'region_bytes': size,
+                                                                   'threshold_bytes': MMAP_THRESHOLD},
+                                 precision_results={p: PrecisionTestResult(precision=p, **r) for p in precisions})]
