@@ -310,6 +310,10 @@ class Estimate:
     def band_ms(self) -> float:
         "Half the width of the stated interval."
         return (self.high_ms - self.low_ms) / 2
+    @property
+    def fresh_pages(self) -> int:
+        "The 4 KiB pages per forward the estimate counts as faulted in afresh (outputs too large to be reused)."
+        return sum(math.ceil(o.op.bytes_out / 4096) for o in self.ops if o.fresh_ms)
 
 # %% ../nbs/62_estimate.ipynb #e1fa4c53
 @patch

@@ -190,10 +190,17 @@ class Validation:
     host: Optional[HostSpeed] = None          # a reference model of the profile timed around the measurement
 
     @property
+    def extra_faults(self) -> Optional[float]:
+        """Page faults per forward beyond the fresh pages the estimate already counts (`Estimate.fresh_pages`: outputs
+        too large for any allocator to reuse); None when the OS does not count faults."""
+        f = self.faults_per_call
+        return None if f is None else max(f - self.estimate.fresh_pages, 0.)
+
+    @property
     def fault_ms(self) -> Optional[float]:
-        "What the page faults of one forward cost at the calibrated price of one (None when either is unknown)."
-        p = self.estimate.page_fault_ms
-        return self.faults_per_call * p if self.faults_per_call is not None and p else None
+        "What those extra faults of one forward cost at the calibrated price of one (None when either is unknown)."
+        p, f = self.estimate.page_fault_ms, self.extra_faults
+        return f * p if f is not None and p else None
 
     @property
     def error(self) -> float: return self.estimate.total_ms / self.measured_ms - 1
@@ -227,12 +234,16 @@ def attribution(self:Validation, by:str='op_type'):
 # %% ../nbs/63_validate.ipynb #55c6d7e2
 @patch
 def _fault_warning(self:Validation) -> list[str]:
-    "The report's page-fault warning: when they cost 1% of the time at the calibrated price, else at 50 per forward."
-    f = self.faults_per_call
+    """The report's page-fault warning, about the faults the estimate does not count: when they cost 1% of the time at
+    the calibrated price, else at 50 per forward."""
+    f = self.extra_faults
     if f is None or not (self.fault_ms >= .01 * self.measured_ms if self.fault_ms else f >= 50): return []
     cost = (f", about {self.fault_ms:.2f} ms at the calibrated {self.estimate.page_fault_ms*1e3:.1f} µs "
             "each") if self.fault_ms else ''
-    return [f"  ⚠ {f:.0f} minor page faults per forward{cost}: the allocator returns freed memory to the OS and the "
+    n = self.estimate.fresh_pages
+    beyond = f" beyond the {n} fresh pages the estimate counts" if n else ''
+    return [f"  ⚠ {f:.0f} minor page faults per forward{beyond}{cost}: the allocator returns freed memory to the OS "
+            "and the "
             "next tensors fault it back in. The estimate assumes a steady allocator: call "
             "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use "
             "jemalloc."]

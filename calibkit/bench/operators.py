@@ -714,13 +714,18 @@ MMAP_THRESHOLD = 32 * 2**20      # glibc maps an allocation at least this large 
 
 def fresh_page_cost(precisions=('fp32',), torch=None, size:int=2 * MMAP_THRESHOLD, budget_s:float=0.5
                    ) -> list[OperationCalibration]:
-    """The extra time (ms) per 4 KiB page of writing a tensor of `size` bytes that is newly allocated (mapped, faulted
-    in, unmapped when freed) rather than kept, as a `dispatch_overhead` entry of class 'fresh_page' stored under each
-    precision (it depends on none); empty where the C library is not glibc (whose large allocations this prices)."""
+    """The extra time (ms) per 4 KiB page of writing `size` bytes of newly mapped memory (faulted in, unmapped after)
+    rather than kept memory, with the framework's threads, as a `dispatch_overhead` entry of class 'fresh_page' stored
+    under each precision (it depends on none); empty where the C library is not glibc (whose large allocations this
+    prices)."""
+    import mmap
     if platform.libc_ver()[0] != 'glibc': return []
     torch = torch or importlib.import_module('torch')
     kept = torch.empty(size, dtype=torch.uint8)
-    def fresh(): torch.empty(size, dtype=torch.uint8).fill_(1)
+    def fresh():
+        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)    # as malloc maps (shared costs 2×)
+        t = torch.frombuffer(buf, dtype=torch.uint8); t.fill_(1)
+        del t; buf.close()
     new, old = (measure(f, warmup=1, min_reps=5, budget_s=budget_s) for f in (fresh, lambda: kept.fill_(1)))
     per = max(new.median_s - old.median_s, 0.) / (size / 4096) * 1e3
     r = dict(supported=True, correct=None, median_latency_ms=per, min_latency_ms=per, num_trials=new.n,
