@@ -22,8 +22,9 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'interp_latency', 'ClassPoint', 'OpEstimate', 'Estimator', 'Estimate',
-           'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'interp_latency', 'ClassPoint', 'OpEstimate', 'Estimator',
+           'output_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost',
+           'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -251,14 +252,18 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         q = MatchQuality.OP_APPROXIMATED
     return OpEstimate(op, subgraph, ms, bound, 'primitive', q, entry, UNCERTAINTY[q])
 
+# %% ../nbs/62_estimate.ipynb #1e6a9b3f
+def output_pages(op:Op) -> int:
+    """The 4 KiB pages of the new tensor `op` makes when glibc maps it afresh on every call (`MMAP_THRESHOLD` bytes or
+    more); 0 for a smaller one, or an op that writes in place."""
+    big = op.bytes_out >= MMAP_THRESHOLD and not op.params.get('inplace')
+    return math.ceil(op.bytes_out / 4096) if big else 0
+
 # %% ../nbs/62_estimate.ipynb #5a0c3e17
 @patch
 def fresh_pages(self:Estimator, op:Op) -> int:
-    """The 4 KiB pages of `op`'s output that the allocator maps afresh on every call: a new tensor of `MMAP_THRESHOLD`
-    bytes or more, on a profile that priced a fresh page (not a GPU's, whose framework caches its memory); else 0."""
-    if not self.fresh_page_ms or self.asynchronous or op.params.get('inplace'): return 0
-    if op.bytes_out < MMAP_THRESHOLD: return 0
-    return math.ceil(op.bytes_out / 4096)
+    """`output_pages` of `op` where this profile priced a fresh page; 0 on a GPU, whose framework caches its memory."""
+    return 0 if not self.fresh_page_ms or self.asynchronous else output_pages(op)
 
 # %% ../nbs/62_estimate.ipynb #38ec76fa
 @patch
@@ -313,7 +318,7 @@ class Estimate:
     @property
     def fresh_pages(self) -> int:
         "The 4 KiB pages per forward the estimate counts as faulted in afresh (outputs too large to be reused)."
-        return sum(math.ceil(o.op.bytes_out / 4096) for o in self.ops if o.fresh_ms)
+        return sum(output_pages(o.op) for o in self.ops if o.fresh_ms)
 
 # %% ../nbs/62_estimate.ipynb #e1fa4c53
 @patch

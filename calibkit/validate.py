@@ -243,8 +243,7 @@ def _fault_warning(self:Validation) -> list[str]:
     n = self.estimate.fresh_pages
     beyond = f" beyond the {n} fresh pages the estimate counts" if n else ''
     return [f"  ⚠ {f:.0f} minor page faults per forward{beyond}{cost}: the allocator returns freed memory to the OS "
-            "and the "
-            "next tensors fault it back in. The estimate assumes a steady allocator: call "
+            "and the next tensors fault it back in. The estimate assumes a steady allocator: call "
             "calibkit.timing.steady_allocator() before running the model, or set MALLOC_TRIM_THRESHOLD_ / use "
             "jemalloc."]
 

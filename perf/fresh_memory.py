@@ -3,7 +3,7 @@
 Each model runs in a fresh process of its own (as a deployed model does), in the steady allocator state, twice: first
 alone (its large outputs are mapped afresh on every forward), then after a larger model has grown the process's heap
 (the same outputs are then served from the heap, without faults). The difference is what the fresh memory costs;
-`Estimator.fresh_pages` x the fresh-page price `bench.operators.fresh_page_cost` measured in the same process is what
+`estimate.output_pages` x the fresh-page price `bench.operators.fresh_page_cost` measured in the same process is what
 the estimate charges for it.
 
     .venv/bin/python perf/fresh_memory.py [--models mobilenet_v2,efficientnet_b0] [--batch 8]
@@ -18,7 +18,7 @@ warnings.simplefilter('ignore')
 import torch, torchvision
 from calibkit.timing import steady_allocator, minor_faults
 from calibkit.bench.operators import fresh_page_cost
-from calibkit.estimate import Estimator
+from calibkit.estimate import output_pages
 from calibkit.graph import extract
 torch.set_num_threads(2); steady_allocator()
 name, b = sys.argv[1], int(sys.argv[2])
@@ -33,9 +33,7 @@ def timed(reps=7):
     return statistics.median(fs), statistics.median(ts) * 1e3
 page_ms = fresh_page_cost()[0].precision_results['fp32'].median_latency_ms
 g = extract(m, x)
-est = Estimator.__new__(Estimator)               # only the fresh-page rule: no profile needed
-est.fresh_page_ms, est.asynchronous = page_ms, False
-pages = sum(est.fresh_pages(o) for o in g.ops)
+pages = sum(output_pages(o) for o in g.ops)        # what a CPU profile with a fresh-page price charges for
 fresh = timed()
 big = [torch.ones(25 * 2**20 // 4) for _ in range(100)]; del big     # 2.5 GB of tensors under 32 MiB: the heap grows
 warm = timed()

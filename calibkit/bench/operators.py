@@ -470,8 +470,8 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
         except Exception as e:                 # the estimate then adds nothing for this precision: say so
             warnings.warn(f"in-sequence overhead not measured at {p}: {type(e).__name__}: {e}; estimates at {p} will "
                           "not include it")
-    if device == 'cpu':                        # (below) what a model pays when its allocator faults, and for outputs
-        out += page_fault_cost(precisions) + fresh_page_cost(precisions, torch)    # too large to be reused
+    if device == 'cpu':           # (below) what a fault costs, and a page of an output too large to be reused
+        out += page_fault_cost(precisions) + fresh_page_cost(precisions, torch)
     return out + refs.entries()
 
 # %% ../../nbs/23_bench_operators.ipynb #579b563c
@@ -727,10 +727,10 @@ def fresh_page_cost(precisions=('fp32',), torch=None, size:int=2 * MMAP_THRESHOL
         t = torch.frombuffer(buf, dtype=torch.uint8); t.fill_(1)
         del t; buf.close()
     new, old = (measure(f, warmup=1, min_reps=5, budget_s=budget_s) for f in (fresh, lambda: kept.fill_(1)))
-    per = max(new.median_s - old.median_s, 0.) / (size / 4096) * 1e3
+    per_page = lambda s: max(s, 0.) / (size / 4096) * 1e3                   # seconds for the region -> ms per page
+    per = per_page(new.median_s - old.median_s)
     r = dict(supported=True, correct=None, median_latency_ms=per, min_latency_ms=per, num_trials=new.n,
-             ci_low_ms=max(new.ci_low_s - old.ci_high_s, 0.) / (size / 4096) * 1e3,
-             ci_high_ms=max(new.ci_high_s - old.ci_low_s, 0.) / (size / 4096) * 1e3)
+             ci_low_ms=per_page(new.ci_low_s - old.ci_high_s), ci_high_ms=per_page(new.ci_high_s - old.ci_low_s))
     return [OperationCalibration(operation_type='dispatch_overhead', params=dict(cls='fresh_page', page_bytes=4096),
                                  memory_bound=False, extra_params={'group': 'operators', 'region_bytes': size,
                                                                    'threshold_bytes': MMAP_THRESHOLD},
