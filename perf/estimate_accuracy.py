@@ -10,7 +10,11 @@
    from that profile alone: no per-model fitting, nothing read from a measurement of the model.
 3. Measures every (model, configuration) in PyTorch eager under no_grad, in two bursts taken turn about over the
    whole run (a neighbour's minute on this shared host should not decide a model's figure); median of the pooled
-   samples.
+   samples. Each case is measured in a process of its own, as a deployed model runs: forked from a server that has
+   imported the libraries and nothing else, it sets the steady allocator, builds the model and times it. (A model's
+   latency depends on what ran before it in the process: after a larger model has grown the heap, an output of
+   32 MiB or more is served from it instead of being mapped and faulted in afresh on every call, and MobileNetV2 at
+   batch 8 ran 52 instead of 86 ms. `--in-process` measures every case in this one process, as runs up to v11 did.)
 4. Calibrates again, and estimates every case from that second profile: two full calibrations minutes apart should
    give estimates within 5% for 90% of the cases and within 3% at the median.
 5. Prints, per case, the error and whether the estimate's stated interval held the measurement; then per side
@@ -168,27 +172,65 @@ def cases_of(models, configs, side):
     return out
 
 
-def measure_all(cases, bursts, budget_s, con, probe=None):
-    """Time every case in `bursts` turns over the whole list (the order rotating); samples pooled per case. With a
-    `HostProbe`, its reference is timed before the first burst and after each, and each case keeps, per burst, the
-    geometric mean of the reference's times around that burst."""
+def timed(model, x, budget_s, warmup):
+    "One burst of a case: its `TimingResult`."
     from calibkit.timing import measure
+    with torch.no_grad():
+        return measure(lambda: run(model, x), warmup=warmup, min_reps=3, max_reps=100, budget_s=budget_s,
+                       min_time_s=budget_s / 3)
+
+
+def timed_alone(side, source, name, family, config, budget_s, warmup):
+    """One burst of a case in this process, fresh from the fork server: steady allocator, the model built from scratch
+    (as `cases_of` builds it), timed. The `TimingResult` as a dict."""
+    from calibkit.timing import steady_allocator
+    steady_allocator()
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        kind = next(k for s, n, f, k in DESIGN + REPORT if n == name)
+        prec, batch, size = CONFIGS[config]
+        m = build(source, name)
+        if prec != 'fp32': m = m.to(DTYPES[prec])
+        x = make_input(source, name, kind, m, batch, size, DTYPES[prec])
+        return timed(m, x, budget_s, warmup).model_dump()
+
+
+def fork_server():
+    "An executor whose every task runs in a new process forked from a server that imported the libraries only."
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = mp.get_context('forkserver')
+    ctx.set_forkserver_preload(['__main__', 'torch', 'torchvision', 'timm', 'transformers', 'calibkit.timing',
+                                'calibkit.graph'])
+    return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
+
+
+def measure_all(cases, bursts, budget_s, con, probe=None, alone=True):
+    """Time every case in `bursts` turns over the whole list (the order rotating); samples pooled per case. `alone`:
+    each burst of each case in a process of its own (`timed_alone`); else here. With a `HostProbe`, its reference is
+    timed before the first burst and after each, and each case keeps, per burst, the geometric mean of the reference's
+    times around that burst."""
+    from calibkit.timing import TimingResult
     live = [c for c in cases if not c.error]
+    pool = fork_server() if alone else None
     if probe: probe.time()
     for b in range(bursts):
         k = b * len(live) // max(bursts, 1)
         t0 = time.perf_counter()
         for c in live[k:] + live[:k]:
+            warmup = 1 if c.timings and not alone else 2
             try:
-                with torch.no_grad():
-                    c.timings.append(measure(lambda: run(c.model, c.x), warmup=1 if c.timings else 2, min_reps=3,
-                                             max_reps=100, budget_s=budget_s, min_time_s=budget_s / 3))
+                c.timings.append(TimingResult(**pool.submit(timed_alone, c.side, c.source, c.name, c.family, c.config,
+                                                            budget_s, warmup).result()) if alone else
+                                 timed(c.model, c.x, budget_s, warmup))
             except Exception as e: c.error = f"run: {type(e).__name__}: {str(e).strip()[:140]}"
         if probe:
             probe.time()
             around = (probe.timings[-2].median_s * probe.timings[-1].median_s) ** .5 * 1e3
             for c in live: c.host.append(around)
         con.print(f"  burst {b + 1}/{bursts}: {len(live)} cases in {time.perf_counter() - t0:.0f} s")
+    if pool: pool.shutdown()
 
 
 def calibration(quick):
@@ -208,7 +250,7 @@ def estimate_of(case, cal):
     from calibkit.estimate import match_uncertainty
     return e.total_ms, lo, hi, dict(ops=len(e.ops), overhead_share=ov / e.total_ms if e.total_ms else 0.,
                                     match_uncertainty=match_uncertainty(e.ops),
-                                    approximated=e.match_shares()['approximated_time'])
+                                    approximated=e.match_shares()['approximated_time'], fresh_pages=e.fresh_pages)
 
 
 def machine_reference():
@@ -279,6 +321,8 @@ def main():
     ap.add_argument('--configs', default=','.join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
     ap.add_argument('--bursts', type=int, default=2)
     ap.add_argument('--budget', type=float, default=0.6, help='seconds of measuring per case and burst')
+    ap.add_argument('--in-process', action='store_true',
+                    help='measure every case in this process (as runs up to v11 did) instead of each in its own')
     ap.add_argument('--no-second', action='store_true', help='skip the second calibration (no drift figure)')
     ap.add_argument('--rows', help='write one JSON line per case to this file')
     ap.add_argument('--profiles', help='write the two calibrations to this folder (first.json, second.json)')
@@ -315,7 +359,7 @@ def main():
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
         from calibkit.validate import HostProbe
         probe = HostProbe(resnet18_ref(cal), 'fp32')
-        measure_all(cases, a.bursts, a.budget, con, probe)
+        measure_all(cases, a.bursts, a.budget, con, probe, alone=not a.in_process)
         cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick)
         ref1 = machine_reference()
     from calibkit.timing import combine
@@ -326,6 +370,7 @@ def main():
         if not c.error and (c.timings or old.get('measured_ms')):
             try:
                 meas = r['measured_ms'] = old['measured_ms'] if old else combine(c.timings).median_s * 1e3
+                r['faults_per_call'] = old.get('faults_per_call') if old else combine(c.timings).faults_per_call
                 est, lo, hi, feat = estimate_of(c, cal)                # a failure here keeps the measurement
                 r.update(estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
                          held=bool(lo <= meas <= hi), **feat)
@@ -341,14 +386,16 @@ def main():
     t = Table(title=f"Estimate vs measured on {cal.metadata.hardware_name}, PyTorch eager, {torch.get_num_threads()} "
                     f"threads; calibration in the same run ({tcal:.0f} s)")
     for col in ('side', 'family', 'model', 'config', 'measured ms', 'estimate ms', '80% interval ms', 'error',
-                'held', 'drift', 'note'):
+                'held', 'drift', 'faults/call (fresh pages est.)', 'note'):
         t.add_column(col)
     for r in sorted(rows, key=lambda r: (r['side'] != 'report', r['family'], r['model'], r['config'])):
         ok = r.get('err') is not None
         t.add_row(r['side'], r['family'], r['model'], r['config'], f"{r['measured_ms']:.2f}" if ok else '-',
                   f"{r['estimate_ms']:.2f}" if ok else '-', f"{r['low_ms']:.2f} - {r['high_ms']:.2f}" if ok else '-',
                   f"{r['err']:+.1%}" if ok else 'FAILED', ('yes' if r['held'] else 'no') if ok else '-',
-                  f"{r['drift']:+.1%}" if r.get('drift') is not None else '-', r['error'][:60])
+                  f"{r['drift']:+.1%}" if r.get('drift') is not None else '-',
+                  f"{r['faults_per_call']:.0f} ({r['fresh_pages']})" if ok and r.get('faults_per_call') is not None
+                  else '-', r['error'][:60])
     con.print(t)
     summarise(rows, con)
     if a.from_run: con.print(f"(re-estimated from {a.from_run[0]}: the measurements and calibrations of that run)")
