@@ -4,17 +4,22 @@
                                                [--rows FILE.jsonl]
 
 1. Calibrates this machine in the same run (PyTorch, fp32 and bf16: STREAM, BLAS2, BLAS3, the operator grid; the full
-   sweep unless --quick), and times that calibration.
+   sweep unless --quick), and times that calibration. It runs in a process of its own, as `calibkit calibrate` does:
+   in this one, after every model below was built, the heap is full of holes of every size, and glibc's malloc, which
+   walks them, made small models up to 60% slower (see 3).
 2. Builds every model below without weights and, for each configuration (fp32 batch 1, bf16 batch 1, fp32 batch 8,
    and for the CNNs fp32 batch 1 at a second input resolution, 160²), captures its graph and estimates its latency
    from that profile alone: no per-model fitting, nothing read from a measurement of the model.
 3. Measures every (model, configuration) in PyTorch eager under no_grad, in two bursts taken turn about over the
    whole run (a neighbour's minute on this shared host should not decide a model's figure); median of the pooled
    samples. Each case is measured in a process of its own, as a deployed model runs: forked from a server that has
-   imported the libraries and nothing else, it sets the steady allocator, builds the model and times it. (A model's
-   latency depends on what ran before it in the process: after a larger model has grown the heap, an output of
-   32 MiB or more is served from it instead of being mapped and faulted in afresh on every call, and MobileNetV2 at
-   batch 8 ran 52 instead of 86 ms. `--in-process` measures every case in this one process, as runs up to v11 did.)
+   imported the libraries and nothing else, it sets the steady allocator, builds the model and times it. A model's
+   latency depends on what ran before it in its process: after a larger model has grown the heap, an output of
+   32 MiB or more is served from it instead of being mapped and faulted in afresh on every call (MobileNetV2 at
+   batch 8: 52 instead of 86 ms); after many tensors of assorted sizes were kept and others freed, every allocation
+   pays for glibc's search through the holes (MobileNetV3-S at batch 1: 7.3 ms in this process, where runs up to v11
+   measured every case, against 4.5 ms alone). The reference that tracks the host's speed (resnet18, fp32, batch 1)
+   is timed the same way, before the first burst and after each.
 4. Calibrates again, and estimates every case from that second profile: two full calibrations minutes apart should
    give estimates within 5% for 90% of the cases and within 3% at the median.
 5. Prints, per case, the error and whether the estimate's stated interval held the measurement; then per side
@@ -23,9 +28,9 @@
    at the start and at the end). Errors are against the first calibration's estimates; 'bracketed' also shows them
    against the geometric mean of both calibrations' (made just before and just after the measurements: what is left
    when the machine's drift during the run is taken out), and 'at the host's speed' against the first calibration's
-   estimates scaled by how fast the host ran the calibration's own resnet18 reference just before and after each
-   burst (`calibkit.validate.HostProbe`, what `validate` reports): what is left when the host's speed during the
-   measurements is taken out. Both are diagnostics; the targets are judged on the plain error.
+   estimates scaled by how fast the host ran the calibration's own resnet18 reference (timed alone, as the cases are)
+   just before and after each burst, against the calibration's figure for it (what `validate` reports with its
+   `HostProbe`): what is left when the host's speed during the measurements is taken out. Both are diagnostics; the targets are judged on the plain error.
 
 **The family split** (written down in session 6 before any rule was tuned to it; the design side holds every family
 earlier sessions designed the estimator on). A family is an architecture, whatever its source or size. Rules may be
@@ -172,18 +177,10 @@ def cases_of(models, configs, side):
     return out
 
 
-def timed(model, x, budget_s, warmup):
-    "One burst of a case: its `TimingResult`."
-    from calibkit.timing import measure
-    with torch.no_grad():
-        return measure(lambda: run(model, x), warmup=warmup, min_reps=3, max_reps=100, budget_s=budget_s,
-                       min_time_s=budget_s / 3)
-
-
 def timed_alone(side, source, name, family, config, budget_s, warmup):
     """One burst of a case in this process, fresh from the fork server: steady allocator, the model built from scratch
     (as `cases_of` builds it), timed. The `TimingResult` as a dict."""
-    from calibkit.timing import steady_allocator
+    from calibkit.timing import steady_allocator, measure
     steady_allocator()
     torch.manual_seed(0)
     with warnings.catch_warnings():
@@ -193,7 +190,9 @@ def timed_alone(side, source, name, family, config, budget_s, warmup):
         m = build(source, name)
         if prec != 'fp32': m = m.to(DTYPES[prec])
         x = make_input(source, name, kind, m, batch, size, DTYPES[prec])
-        return timed(m, x, budget_s, warmup).model_dump()
+        with torch.no_grad():
+            return measure(lambda: run(m, x), warmup=warmup, min_reps=3, max_reps=100, budget_s=budget_s,
+                           min_time_s=budget_s / 3).model_dump()
 
 
 def fork_server():
@@ -206,38 +205,46 @@ def fork_server():
     return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
 
 
-def measure_all(cases, bursts, budget_s, con, probe=None, alone=True):
-    """Time every case in `bursts` turns over the whole list (the order rotating); samples pooled per case. `alone`:
-    each burst of each case in a process of its own (`timed_alone`); else here. With a `HostProbe`, its reference is
-    timed before the first burst and after each, and each case keeps, per burst, the geometric mean of the reference's
-    times around that burst."""
+PROBE = ('design', 'torchvision', 'resnet18', 'resnet', 'fp32-b1')     # the host's speed: the calibration's reference
+
+
+def alone(pool, *case, budget_s=0.6, warmup=2):
+    "One burst of a case (side, source, name, family, config) in a process of its own: its `TimingResult`."
     from calibkit.timing import TimingResult
+    return TimingResult(**pool.submit(timed_alone, *case, budget_s, warmup).result())
+
+
+def measure_all(cases, bursts, budget_s, con, pool):
+    """Time every case in `bursts` turns over the whole list (the order rotating), each burst of each case in a
+    process of its own; samples pooled per case. The host's speed (`PROBE`) is timed before the first burst and after
+    each; each case keeps, per burst, the geometric mean of the probe's times around that burst. The probe's ms."""
     live = [c for c in cases if not c.error]
-    pool = fork_server() if alone else None
-    if probe: probe.time()
+    probe = [alone(pool, *PROBE, budget_s=1.)]
     for b in range(bursts):
         k = b * len(live) // max(bursts, 1)
         t0 = time.perf_counter()
         for c in live[k:] + live[:k]:
-            warmup = 1 if c.timings and not alone else 2
-            try:
-                c.timings.append(TimingResult(**pool.submit(timed_alone, c.side, c.source, c.name, c.family, c.config,
-                                                            budget_s, warmup).result()) if alone else
-                                 timed(c.model, c.x, budget_s, warmup))
+            try: c.timings.append(alone(pool, c.side, c.source, c.name, c.family, c.config, budget_s=budget_s))
             except Exception as e: c.error = f"run: {type(e).__name__}: {str(e).strip()[:140]}"
-        if probe:
-            probe.time()
-            around = (probe.timings[-2].median_s * probe.timings[-1].median_s) ** .5 * 1e3
-            for c in live: c.host.append(around)
+        probe.append(alone(pool, *PROBE, budget_s=1.))
+        around = (probe[-2].median_s * probe[-1].median_s) ** .5 * 1e3
+        for c in live: c.host.append(around)
         con.print(f"  burst {b + 1}/{bursts}: {len(live)} cases in {time.perf_counter() - t0:.0f} s")
-    if pool: pool.shutdown()
+    return [t.median_s * 1e3 for t in probe]
 
 
-def calibration(quick):
+def calibrated(quick):
+    "A calibration of this host, made here: the profile as JSON."
     from calibkit.calibrate import calibrate, QUICK, FULL
+    return calibrate('auto', framework='pytorch', precisions='fp32,bf16', operations='stream,blas2,blas3,operators',
+                     quick=quick, settings=QUICK if quick else FULL, verbose=False, progress=False).model_dump_json()
+
+
+def calibration(quick, pool):
+    "(a calibration of this host made in a process of its own, its seconds)."
+    from calibkit.schema import HardwareCalibration
     t0 = time.perf_counter()
-    cal = calibrate('auto', framework='pytorch', precisions='fp32,bf16', operations='stream,blas2,blas3,operators',
-                    quick=quick, settings=QUICK if quick else FULL, verbose=False, progress=False)
+    cal = HardwareCalibration.model_validate_json(pool.submit(calibrated, quick).result())
     return cal, time.perf_counter() - t0
 
 
@@ -254,7 +261,9 @@ def estimate_of(case, cal):
 
 
 def machine_reference():
-    "(resnet18 fp32 batch 1 median ms, fp32 matmul 1024² median GFLOPS): the machine's own state."
+    "(resnet18 fp32 batch 1 median ms, fp32 matmul 1024² median GFLOPS): the machine's own state (in a fresh process)."
+    from calibkit.timing import steady_allocator
+    steady_allocator()
     from calibkit.graph import load_model
     from calibkit.timing import measure
     m, x = load_model('resnet18'), torch.randn(1, 3, 224, 224)
@@ -321,8 +330,6 @@ def main():
     ap.add_argument('--configs', default=','.join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
     ap.add_argument('--bursts', type=int, default=2)
     ap.add_argument('--budget', type=float, default=0.6, help='seconds of measuring per case and burst')
-    ap.add_argument('--in-process', action='store_true',
-                    help='measure every case in this process (as runs up to v11 did) instead of each in its own')
     ap.add_argument('--no-second', action='store_true', help='skip the second calibration (no drift figure)')
     ap.add_argument('--rows', help='write one JSON line per case to this file')
     ap.add_argument('--profiles', help='write the two calibrations to this folder (first.json, second.json)')
@@ -350,18 +357,19 @@ def main():
         sides = {s: [m for m in ms if m[1] in keep] for s, ms in sides.items()}
         (cal, tcal), (cal2, tcal2) = (load(Path(a.from_run[1]) / 'first.json'), 0.), \
                                      (load(Path(a.from_run[1]) / 'second.json'), 0.)
-    else: ref0 = machine_reference()
+    else:
+        pool = fork_server()
+        ref0 = pool.submit(machine_reference).result()
     cases = [c for s, ms in sides.items() for c in cases_of(ms, configs, s)]
     con.print(f"{len(cases)} cases built and captured in {time.perf_counter() - t0:.0f} s "
               f"({sum(bool(c.error) for c in cases)} failed)")
     if not a.from_run:
-        cal, tcal = calibration(a.quick)
+        cal, tcal = calibration(a.quick, pool)
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
-        from calibkit.validate import HostProbe
-        probe = HostProbe(resnet18_ref(cal), 'fp32')
-        measure_all(cases, a.bursts, a.budget, con, probe, alone=not a.in_process)
-        cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick)
-        ref1 = machine_reference()
+        probe = measure_all(cases, a.bursts, a.budget, con, pool)
+        cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick, pool)
+        ref1 = pool.submit(machine_reference).result()
+        pool.shutdown()
     from calibkit.timing import combine
     rows = []
     for c in cases:
@@ -403,7 +411,7 @@ def main():
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
               f"{ref1[1]:.0f} GFLOPS ({ref1[1] / ref0[1] - 1:+.1%}); second calibration {tcal2:.0f} s")
     if not a.from_run:
-        ms = ' -> '.join(f"{t.median_s * 1e3:.2f}" for t in probe.timings)
+        ms = ' -> '.join(f"{t:.2f}" for t in probe)
         cals = '; '.join(f"{n} calibration {r.precision_results['fp32'].median_latency_ms:.2f} ms"
                          for n, c in (('first', cal), ('second', cal2)) if c is not None and (r := resnet18_ref(c)))
         con.print(f"the host during the measurements: its resnet18 fp32 b1 reference ran {ms} ms (before the first "
