@@ -22,9 +22,9 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'interp_latency', 'ClassPoint', 'OpEstimate', 'Estimator',
-           'output_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost',
-           'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'interp_latency', 'ClassPoint', 'OpEstimate',
+           'Estimator', 'output_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference',
+           'in_model_cost', 'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -133,6 +133,7 @@ class Estimator:
         self.dram_gbps = _dram_gbps(cal, self.precision)
         self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
         self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
+        self.in_model_scale = 1.         # on every op (CPU), from the reference models too
         self.asynchronous = cal.metadata.device_type == 'cuda'   # a GPU runs an op while the CPU launches the next
         fp = self._classes.get(('dispatch_overhead', 'fresh_page'))
         self.fresh_page_ms = fp[0].ms if fp else 0.     # a page of an output too large to be reused (CPU, glibc)
@@ -269,7 +270,8 @@ def fresh_pages(self:Estimator, op:Op) -> int:
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the calibrated
-    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`). On an asynchronous
+    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`), all times their in-model
+    scale. On an asynchronous
     device (CUDA) those are what the CPU spends launching the op, while the GPU runs the one before: the op costs the
     larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs), not their sum."""
     e = self._isolated(op, subgraph)
@@ -282,6 +284,7 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
             if cpu > e.ms: e.ms, e.bound = cpu, 'overhead'          # the launch outlasts the op: launch-bound
         else: e.ms += self.sequence_ms + self.in_model_ms
         e.entry += ' + in-sequence'
+    e.ms *= self.in_model_scale
     if pages := self.fresh_pages(op):
         e.fresh_ms = pages * self.fresh_page_ms; e.ms += e.fresh_ms
         e.entry += f' + {pages} fresh pages'
@@ -469,8 +472,8 @@ def references(self:Estimator) -> list[Reference]:
     m = self.cal.metadata
     key = (m.hardware_name, str(m.calibration_date), len(self.cal.operation_profiles), self.precision, self.statistic)
     if key in _REFS: return _REFS[key]
-    out, state = [], (self.cold_weights, self.sequence_ms, self.in_model_ms)
-    self.in_model_ms = 0.
+    out, state = [], (self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale)
+    self.in_model_ms, self.in_model_scale = 0., 1.
     for o in self.cal.operations('reference_model'):
         r, p = o.precision_results.get(self.precision), o.params
         if not (r and r.supported and r.median_latency_ms): continue
@@ -486,7 +489,7 @@ def references(self:Estimator) -> list[Reference]:
                              sum(x.entry.endswith(' + in-sequence') for x in ops),
                              tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
                              tuple(r.round_medians_ms) if self.statistic == 'median' else ()))
-    self.cold_weights, self.sequence_ms, self.in_model_ms = state
+    self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
     return out
 
@@ -505,17 +508,37 @@ def in_model_cost(refs:list[Reference]) -> float:
     gaps = [_gap(r) for r in refs if r.ops]
     return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
 
+PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
+
+def _scaled(refs:list[Reference], x:float) -> tuple[float, float]:
+    "(scale, median |log error|) of `refs` at per-op cost `x`: the scale their median log(measured / estimate) sets."
+    logs = [math.log(r.measured_ms / r.at(x)) for r in refs]
+    s = statistics.median(logs)
+    return math.exp(s), statistics.median(abs(l - s) for l in logs)
+
+def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
+    """(cost per op that computes in ms, scale on every op): what the reference models cost beyond their ops timed
+    alone. On a CPU both, the pair whose estimates miss the references by the least median |log error|; on an
+    asynchronous device (a reference with `paid` ops) the per-op cost alone (`in_model_cost`, launches overlap the
+    GPU's work, no scale). (0, 1) below 3 references."""
+    refs = [r for r in refs if r.ops]
+    if len(refs) < 3: return 0., 1.
+    if any(r.paid for r in refs): return in_model_cost(refs), 1.
+    x = min(PER_OP_GRID_MS, key=lambda x: _scaled(refs, x)[1])
+    return x, _scaled(refs, x)[0]
+
 def held_out_scores(refs:list[Reference]) -> list[float]:
     """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others:
     one score per round where the profile kept each round's median (a model is measured at some other moment than the
     calibration, and the host's own drift over minutes is part of the error), else one per reference."""
-    ests = [r.at(in_model_cost(refs[:i] + refs[i + 1:])) for i, r in enumerate(refs)]
+    fits = [in_model_fit(refs[:i] + refs[i + 1:]) for i in range(len(refs))]
+    ests = [s * r.at(x) for r, (x, s) in zip(refs, fits)]
     return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
 
 @patch
 def fit_in_model(self:Estimator) -> float:
-    "Set (and return) `in_model_ms` from this profile's reference models at this precision."
-    self.in_model_ms = in_model_cost(self.references())
+    "Set `in_model_ms` and `in_model_scale` from this profile's reference models at this precision; the first."
+    self.in_model_ms, self.in_model_scale = in_model_fit(self.references())
     return self.in_model_ms
 
 # %% ../nbs/62_estimate.ipynb #945e1505
@@ -543,11 +566,13 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
     e = sorted(math.exp(-s) - 1 for s in scores)
     rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
+    fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the "
         f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {math.expm1(excess):.0%} on each side "
         f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
-        f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside.")
+        f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside. The estimate includes"
+        f" what they ran beyond their ops timed alone: {fit}{self.in_model_ms * 1e3:.0f} µs per op that computes.")
 
 # %% ../nbs/62_estimate.ipynb #f8126238
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name
