@@ -17,8 +17,9 @@
    32 MiB or more is served from it instead of being mapped and faulted in afresh on every call (MobileNetV2 at
    batch 8: 52 instead of 86 ms); after many tensors of assorted sizes were kept and others freed around them, small
    models run slower (MobileNetV3-S at batch 1: 7.3 ms in this process, where runs up to v11 measured every case,
-   against 4.5 ms alone; in a test, 1,400 holes among 570 MB kept cost it 26%, 14,000 among 5.7 GB 3.3x). The reference that tracks the host's speed (resnet18, fp32, batch 1)
-   is timed the same way, before the first burst and after each.
+   against 4.5 ms alone; in a test, 1,400 holes among 570 MB kept cost it 26%, 14,000 among 5.7 GB 3.3x). The
+   reference that tracks the host's speed (resnet18, fp32, batch 1) is timed the same way, before the first burst
+   and after each.
 4. Calibrates again, and estimates every case from that second profile: two full calibrations minutes apart should
    give estimates within 5% for 90% of the cases and within 3% at the median.
 5. Prints, per case, the error and whether the estimate's stated interval held the measurement; then per side
