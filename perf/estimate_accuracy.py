@@ -206,13 +206,25 @@ def fork_server():
     return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
 
 
+class Fresh:
+    "Runs each call in a fresh process (`fork_server`); a process that dies (out of memory) fails its call only."
+    def __init__(self): self.ex = fork_server()
+    def __call__(self, fn, *args):
+        from concurrent.futures.process import BrokenProcessPool
+        try: return self.ex.submit(fn, *args).result()
+        except BrokenProcessPool:
+            self.ex = fork_server()
+            raise
+    def shutdown(self): self.ex.shutdown()
+
+
 PROBE = ('design', 'torchvision', 'resnet18', 'resnet', 'fp32-b1')     # the host's speed: the calibration's reference
 
 
 def alone(pool, *case, budget_s=0.6, warmup=2):
     "One burst of a case (side, source, name, family, config) in a process of its own: its `TimingResult`."
     from calibkit.timing import TimingResult
-    return TimingResult(**pool.submit(timed_alone, *case, budget_s, warmup).result())
+    return TimingResult(**pool(timed_alone, *case, budget_s, warmup))
 
 
 def measure_all(cases, bursts, budget_s, con, pool):
@@ -245,7 +257,7 @@ def calibration(quick, pool):
     "(a calibration of this host made in a process of its own, its seconds)."
     from calibkit.schema import HardwareCalibration
     t0 = time.perf_counter()
-    cal = HardwareCalibration.model_validate_json(pool.submit(calibrated, quick).result())
+    cal = HardwareCalibration.model_validate_json(pool(calibrated, quick))
     return cal, time.perf_counter() - t0
 
 
@@ -359,8 +371,8 @@ def main():
         (cal, tcal), (cal2, tcal2) = (load(Path(a.from_run[1]) / 'first.json'), 0.), \
                                      (load(Path(a.from_run[1]) / 'second.json'), 0.)
     else:
-        pool = fork_server()
-        ref0 = pool.submit(machine_reference).result()
+        pool = Fresh()
+        ref0 = pool(machine_reference)
     cases = [c for s, ms in sides.items() for c in cases_of(ms, configs, s)]
     con.print(f"{len(cases)} cases built and captured in {time.perf_counter() - t0:.0f} s "
               f"({sum(bool(c.error) for c in cases)} failed)")
@@ -369,7 +381,7 @@ def main():
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
         probe = measure_all(cases, a.bursts, a.budget, con, pool)
         cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick, pool)
-        ref1 = pool.submit(machine_reference).result()
+        ref1 = pool(machine_reference)
         pool.shutdown()
     from calibkit.timing import combine
     rows = []
