@@ -271,9 +271,9 @@ def fresh_pages(self:Estimator, op:Op) -> int:
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the calibrated
     in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`), all times their in-model
-    scale. On an asynchronous
-    device (CUDA) those are what the CPU spends launching the op, while the GPU runs the one before: the op costs the
-    larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs), not their sum."""
+    scale. On an asynchronous device (CUDA) those are what the CPU spends launching the op, while the GPU runs the one
+    before: the op costs the larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs),
+    not their sum."""
     e = self._isolated(op, subgraph)
     # (an op bound by streaming its weights from DRAM already pays for cold weights, which the
     # in-sequence cost measures)
@@ -493,7 +493,7 @@ def references(self:Estimator) -> list[Reference]:
     _REFS[key] = out
     return out
 
-# %% ../nbs/62_estimate.ipynb #cdd94cb2
+# %% ../nbs/62_estimate.ipynb #331ba39e
 def _gap(r:Reference) -> float:
     "The per-op cost `x` (ms) at which reference `r`'s estimate meets its measurement (`Reference.at`)."
     if not r.paid: return (r.measured_ms - r.estimate_ms) / r.ops
@@ -508,6 +508,7 @@ def in_model_cost(refs:list[Reference]) -> float:
     gaps = [_gap(r) for r in refs if r.ops]
     return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
 
+# %% ../nbs/62_estimate.ipynb #452579d1
 PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
 
 def _scaled(refs:list[Reference], x:float) -> tuple[float, float]:
@@ -524,9 +525,10 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     refs = [r for r in refs if r.ops]
     if len(refs) < 3: return 0., 1.
     if any(r.paid for r in refs): return in_model_cost(refs), 1.
-    x = min(PER_OP_GRID_MS, key=lambda x: _scaled(refs, x)[1])
-    return x, _scaled(refs, x)[0]
+    _, x, s = min((err, x, s) for x in PER_OP_GRID_MS for s, err in [_scaled(refs, x)])
+    return x, s
 
+# %% ../nbs/62_estimate.ipynb #b735d081
 def held_out_scores(refs:list[Reference]) -> list[float]:
     """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others:
     one score per round where the profile kept each round's median (a model is measured at some other moment than the
