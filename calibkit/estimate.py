@@ -186,7 +186,7 @@ def _from_class(self:Estimator, prim, cls, work, op=None):
     interpolated in work."""
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
-    f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE else None
+    f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se',) else None
     got = _from_shape(pts, work, f) if f and work else None
     if got: ms, q, near = got
     else:
@@ -230,11 +230,12 @@ def _from_primitives(self:Estimator, op:Op):
 @patch
 def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     "The latency of one op as the calibration timed it: alone, in a loop."
-    cls = ('op_se', 'parts', 0.) if op.op_type == OT.SQUEEZE_EXCITE else op_class(op)
+    cls = op_class(op)
     if cls is None:
         return OpEstimate(op, subgraph, 0., 'none', 'none', MatchQuality.EXACT, 'python-level, no tensor op',
                           0.)
-    got = self._se(op) if op.op_type == OT.SQUEEZE_EXCITE else self._from_class(*cls, op)
+    got = self._from_class(*cls, op)
+    if got is None and op.op_type == OT.SQUEEZE_EXCITE: got = self._se(op)    # a profile without whole SE blocks
     if got is not None:
         ms, q, entry, spread = got
         if self.cold_weights and op.bytes_weights and self.dram_gbps:      # operators were timed with weights in cache

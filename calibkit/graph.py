@@ -285,12 +285,13 @@ def _fill_attention(op:Op, mod, ins:list):
 
 # %% ../nbs/50_graph.ipynb #1c3630f3
 def _fill_se(op:Op, mod, ins:list):
-    "A squeeze-and-excitation block: two 1×1 convolutions on the pooled channels, then the scale."
-    nb, c = ins[0][0][0], ins[0][0][1]
+    """A squeeze-and-excitation block: two 1×1 convolutions on the pooled channels, then the scale. Its shape as the
+    operator grid places SE blocks (m pixels × batch, n channels, k squeezed channels)."""
+    nb, c, *hw = ins[0][0]
     csq = mod.fc1.out_channels
     op.mac_flops = 2. * nb * (c*csq + csq*c)
     op.flops = op.mac_flops + 3. * _numel(ins[:1])
-    op.params.update(channels=c, squeeze=csq)
+    op.params.update(channels=c, squeeze=csq, m=nb * math.prod(hw), n=c, k=csq)
 
 # %% ../nbs/50_graph.ipynb #62b21f2a
 def _fill_pool(op:Op, mod, args:list, ins:list):

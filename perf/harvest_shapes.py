@@ -1,14 +1,19 @@
-"""The GEMM-like shapes the design-side models use, for the operator grid (issue 13: calibrate where models live).
+"""The shapes the design-side models use, for the operator grid (issue 13: calibrate where models live).
 
-    .venv/bin/python perf/harvest_shapes.py [--out calibkit/bench/model_shapes.json] [--per-class N]
+    .venv/bin/python perf/harvest_shapes.py [--out calibkit/bench/model_shapes.json] [--per-class N] [--min-share F]
 
 Captures every DESIGN model of perf/estimate_accuracy.py (never a REPORT one) at fp32 in each configuration the
 evaluation uses (batch 1 at its own resolution and at 160² for the CNNs, batch 8), and collects its convolutions,
-linear layers and batched matmuls with their shapes. Shapes are binned per operator class on a log2 grid of their
-GEMM shape (m, n, k: output pixels × batch, output channels, input channels per group × kernel area); a bin keeps the
-shape that carries the most FLOPs in it, and each class keeps its bins by how many FLOPs fall in them, at most
---per-class (three times that for linear layers, all one class). The result is package data (`calibkit.bench.operators.model_cases` reads it): the calibration times those
-shapes on the device, so the estimator finds a timed shape near every op of a model like these. Prints the counts.
+linear layers, batched matmuls and squeeze-and-excitation blocks with their shapes. Shapes are binned per operator
+class on a log2 grid of their GEMM shape (m, n, k: output pixels × batch, output channels, input channels per group ×
+kernel area; for a squeeze-and-excitation block pixels × batch, channels, squeezed channels); a bin keeps the shape
+that carries the most FLOPs in it. A bin is timed when some model in some configuration spends at least --min-share of
+its FLOPs in it, and each class also keeps its --per-class bins with the largest such share (three times that for
+linear layers and SE blocks, each all one class; SE blocks by that rank alone, their FLOPs being few). Shares, not
+FLOPs: kept by FLOPs the bins had been mostly batch-8 shapes, and the small ones batch 1 and 160² use, where CPU
+kernels change most, went untimed. The result is package data
+(`calibkit.bench.operators.model_cases` reads it): the calibration times those shapes on the device, so the
+estimator finds a timed shape near every op of a model like these. Prints the counts.
 """
 import argparse, json, math, sys, warnings
 from collections import defaultdict
@@ -22,15 +27,18 @@ OUT = Path(__file__).resolve().parent.parent / 'calibkit' / 'bench' / 'model_sha
 
 
 def shapes_of(g):
-    "(class key, shape record, FLOPs) of every convolution, linear layer and batched matmul of graph `g`."
+    "(class key, shape record, FLOPs) of every convolution, linear layer, batched matmul and SE block of graph `g`."
     from calibkit.graph import OT
     from calibkit.mapping import op_class
     for o in g.ops:
         c = op_class(o)
-        if c is None or c[0] not in ('op_conv2d', 'op_linear', 'op_matmul'): continue
+        if c is None or c[0] not in ('op_conv2d', 'op_linear', 'op_matmul', 'op_se'): continue
         p = o.params
         try:
-            if c[0] == 'op_conv2d':
+            if c[0] == 'op_se':
+                (b, ch, h, w), = o.input_shapes[:1]
+                rec = dict(channels=ch, squeeze=p['squeeze'], hw=h, batch=b)
+            elif c[0] == 'op_conv2d':
                 (kh, kw), (sh, sw), (ho, wo) = p['kernel'], p['stride'], p['hw']
                 if kh != kw or sh != sw: continue                 # the grid times square kernels and strides
                 batch = max(1, round(p['m'] / (ho * wo)))
@@ -47,16 +55,19 @@ def gemm_shape(prim, r):
         ho = (r['hw'] + 2 * (r['k'] // 2) - r['k']) // r['stride'] + 1
         return r['batch'] * ho * ho, r['cout'], r['cin'] // r['groups'] * r['k'] ** 2
     if prim == 'op_linear': return r['m'], r['dout'], r['din']
+    if prim == 'op_se': return r['batch'] * r['hw'] ** 2, r['channels'], r['squeeze']
     return r['batch'] * r['m'], r['n'], r['kk']
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=str(OUT))
-    ap.add_argument('--per-class', type=int, default=12)
+    ap.add_argument('--per-class', type=int, default=16)
+    ap.add_argument('--min-share', type=float, default=.01)
     a = ap.parse_args()
     from calibkit.graph import extract
-    bins = defaultdict(lambda: [0., None, 0.])      # (class, log2 bin) -> [FLOPs in bin, best record, its FLOPs]
+    share = defaultdict(float)      # (class, log2 bin, model, configuration) -> share of that configuration's FLOPs
+    best = {}                       # (class, log2 bin) -> (FLOPs, record) of its heaviest shape
     for source, name, family, kind in DESIGN:
         m = build(source, name)
         for cfg, (prec, batch, size) in CONFIGS.items():
@@ -64,24 +75,28 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
                 g = extract(m, make_input(source, name, kind, m, batch, size, torch.float32), name)
-            for key, rec, flops in shapes_of(g):
+            found = list(shapes_of(g))
+            total = sum(f for *_, f in found) or 1.
+            for key, rec, flops in found:
                 b = (key, tuple(round(math.log2(max(v, 1))) for v in gemm_shape(key[0], rec)))
-                cell = bins[b]
-                cell[0] += flops
-                if flops > cell[2]: cell[1], cell[2] = rec, flops
-        print(f"{name}: {len(bins)} bins so far", flush=True)
+                share[b + (name, cfg)] += flops / total
+                if flops > best.get(b, (0.,))[0]: best[b] = (flops, rec)
+        print(f"{name}: {len(best)} bins so far", flush=True)
+    top = defaultdict(float)        # (class, log2 bin) -> the largest share of one configuration's FLOPs in it
+    for (key, cell, *_), v in share.items(): top[key, cell] = max(top[key, cell], v)
     per = defaultdict(list)
-    for (key, _), (tot, rec, _) in bins.items(): per[key].append((tot, rec))
+    for (key, cell), (_, rec) in best.items(): per[key].append((top[key, cell], rec))
     out = {'source': 'perf/harvest_shapes.py over the DESIGN models of perf/estimate_accuracy.py',
-           'per_class': a.per_class, 'shapes': []}
+           'per_class': a.per_class, 'min_share': a.min_share, 'shapes': []}
     for (prim, cls), cells in sorted(per.items()):
-        keep = a.per_class * (3 if prim == 'op_linear' else 1)     # one linear class spans every width and length
-        for tot, rec in sorted(cells, key=lambda c: -c[0])[:keep]:
-            out['shapes'].append(dict(primitive=prim, cls=cls, **rec))
+        keep = a.per_class * (3 if prim in ('op_linear', 'op_se') else 1)    # one class spans every width and length
+        for i, (t, rec) in enumerate(sorted(cells, key=lambda c: -c[0])):
+            if i < keep or (t >= a.min_share and prim != 'op_se'):
+                out['shapes'].append(dict(primitive=prim, cls=cls, **rec))
     Path(a.out).write_text(json.dumps(out, indent=1) + '\n')
     counts = defaultdict(int)
     for s in out['shapes']: counts[s['primitive']] += 1
-    print(f"{len(bins)} bins in {len(per)} classes; kept {len(out['shapes'])} shapes: {dict(counts)} -> {a.out}")
+    print(f"{len(best)} bins in {len(per)} classes; kept {len(out['shapes'])} shapes: {dict(counts)} -> {a.out}")
 
 
 if __name__ == '__main__': main()

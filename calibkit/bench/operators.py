@@ -17,9 +17,9 @@ from ..timing import measure, combine, device_clock, TimingResult, minor_faults,
 
 # %% auto #0
 __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases',
-           'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'model_cases',
-           'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate',
-           'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
+           'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'se_cases',
+           'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point',
+           'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
            'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'ReferenceRuns',
            'reference_models', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
@@ -227,18 +227,42 @@ def overhead_cases() -> list[OpCase]:
         for k, f in (('module', module), ('view', view), ('tiny_op', tiny))
     ]
 
+# %% ../../nbs/23_bench_operators.ipynb #857d5e98
+def _se_block(t, c:int, s:int):
+    "A squeeze-and-excitation block as torchvision builds it: pool, 1×1 conv, ReLU, 1×1 conv, sigmoid, scale."
+    class SE(t.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate = t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1), t.nn.Conv2d(c, s, 1), t.nn.ReLU(),
+                                        t.nn.Conv2d(s, c, 1), t.nn.Sigmoid())
+        def forward(self, x): return x * self.gate(x)
+    return SE()
+
+def se_cases(c:int, # channels
+             s:int, # squeezed channels
+             hw:int, # spatial size of the feature map
+             batch:int=1) -> list[OpCase]:
+    "An SE block (class 'se', at the GEMM shape `calibkit.graph` gives SE ops), then its two 1×1 convolutions."
+    shape = dict(channels=c, squeeze=s, hw=hw, m=hw * hw, n=c, kk=s, **({'batch': batch} if batch > 1 else {}))
+    nbytes = 4. * (2 * batch * c * hw * hw + 2 * c * s + c + s)
+    se = _mod_case('op_se', 'se', shape, lambda t: _se_block(t, c, s), (batch, c, hw, hw),
+                   4. * batch * c * s + 3. * batch * c * hw * hw, nbytes)
+    return [se, _conv_case(c, s, 1, 1, 1, batch=batch), _conv_case(s, c, 1, 1, 1, batch=batch)]
+
 # %% ../../nbs/23_bench_operators.ipynb #99755095
 def model_cases(quick:bool=False) -> list[OpCase]:
-    """Convolutions and linear layers at the shapes models use: `model_shapes.json` (package data, written by
-    perf/harvest_shapes.py from the models the estimator is designed on, at batch 1 and 8 and two resolutions), binned
-    by GEMM shape, the heaviest bins of each class first; quick: the heaviest shape of each class."""
+    """Convolutions, linear layers and SE blocks at the shapes models use: `model_shapes.json` (package data, written
+    by perf/harvest_shapes.py from the models the estimator is designed on, at batch 1 and 8 and two resolutions),
+    binned by GEMM shape, the heaviest bins of each class first; quick: the heaviest shape of each class."""
     shapes = json.loads((importlib.resources.files('calibkit.bench') / 'model_shapes.json').read_text())['shapes']
     cs, seen = [], set()
     for s in shapes:
         if quick and s['cls'] in seen: continue
         seen.add(s['cls'])
-        cs.append(_conv_case(s['cin'], s['cout'], s['hw'], s['k'], s['stride'], s['groups'], s['batch'])
-                  if s['primitive'] == 'op_conv2d' else _linear_case(s['m'], s['din'], s['dout']))
+        if s['primitive'] == 'op_se': cs += se_cases(s['channels'], s['squeeze'], s['hw'], s['batch'])
+        elif s['primitive'] == 'op_conv2d':
+            cs.append(_conv_case(s['cin'], s['cout'], s['hw'], s['k'], s['stride'], s['groups'], s['batch']))
+        else: cs.append(_linear_case(s['m'], s['din'], s['dout']))
     return cs
 
 # %% ../../nbs/23_bench_operators.ipynb #980b2085
