@@ -21,7 +21,7 @@ __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment
            'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point',
            'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
            'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'ReferenceRuns',
-           'reference_models', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
+           'reference_models', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -475,7 +475,7 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     if steady: steady_allocator()
     clock = device_clock(device, torch)
     cases, rounds = all_cases(quick), max(rounds, 1)
-    refs = ReferenceRuns(precisions, device, torch, clock, 0.15 if quick else 0.3, rounds)   # (below)
+    refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds, steady=steady)   # (below)
     budget = (0.05 if quick else 0.15) / rounds
     timings, failed = _time_grid(cases, precisions, torch, device, clock, budget, rounds, progress,
                                  refs.time_round)       # a round of the reference models after each of the grid
@@ -690,6 +690,73 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     runs = ReferenceRuns(precisions, device, torch, clock, budget_s, rounds, refs)
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
+
+# %% ../../nbs/23_bench_operators.ipynb #14b82472
+def _reference_worker(conn, precisions, device:str, budget_s:float, rounds:int, refs, steady:bool):
+    "The reference models in this process: built, then one round timed per round number received; None: the entries."
+    try:
+        import torch
+        if steady: steady_allocator()
+        runs = ReferenceRuns(precisions, device, torch, None, budget_s, rounds, refs)
+        conn.send('ready')
+        while (r := conn.recv()) is not None: runs.time_round(r); conn.send('done')
+        conn.send(runs.entries())
+    except BaseException as e: conn.send(e)
+
+# %% ../../nbs/23_bench_operators.ipynb #7b31c556
+class ReferenceProcess:
+    """`ReferenceRuns` in a process of its own (spawned, so CUDA may run there too): `time_round(r)` times a round
+    there while this process waits, `entries()` returns the profile entries. Where the process cannot start or dies,
+    the rounds are timed in this process instead (`ReferenceRuns`), with a warning saying why."""
+    def __init__(self, precisions=('fp32',), device:str='cpu', budget_s:float=0.3, rounds:int=3,
+                 refs=REFERENCE_MODELS, steady:bool=True):
+        import multiprocessing as mp
+        self.args, self.proc, self.local = (precisions, device, budget_s, rounds, refs), None, None
+        try:
+            ctx = mp.get_context('spawn')             # (a child spawned runs a function it can import)
+            worker = importlib.import_module('calibkit.bench.operators')._reference_worker
+            self.conn, child = ctx.Pipe()
+            self.proc = ctx.Process(target=worker, args=(child, *self.args, steady), daemon=True)
+            self.proc.start(); child.close()
+            self._reply()
+        except Exception as e: self._here(e)
+
+# %% ../../nbs/23_bench_operators.ipynb #5cf3ec81
+@patch
+def _reply(self:ReferenceProcess):
+    "The process's answer; what it raised, raised here."
+    got = self.conn.recv()
+    if isinstance(got, BaseException): raise got
+    return got
+
+@patch
+def _here(self:ReferenceProcess, e:Exception):
+    "Time the reference models in this process from now on, saying why."
+    warnings.warn(f"the reference models are timed in the calibration's own process ({type(e).__name__}: {e}); "
+                  "they may run slower there than a model deployed alone, and estimates fitted to them come out high")
+    if self.proc is not None and self.proc.is_alive(): self.proc.kill()
+    p, device, budget_s, rounds, refs = self.args
+    self.proc, self.local = None, ReferenceRuns(p, device, None, None, budget_s, rounds, refs)
+
+# %% ../../nbs/23_bench_operators.ipynb #d3eb5b5e
+@patch
+def time_round(self:ReferenceProcess, r:int):
+    "Time round `r` of every reference model at every precision, in the reference process."
+    if self.local is None:
+        try: self.conn.send(r); return self._reply()
+        except Exception as e: self._here(e)
+    self.local.time_round(r)
+
+@patch
+def entries(self:ReferenceProcess) -> list[OperationCalibration]:
+    "The profile entries (`ReferenceRuns.entries`); the process ends."
+    if self.local is None:
+        try:
+            self.conn.send(None); out = self._reply()
+            self.proc.join(); return out
+        except Exception as e: self._here(e)
+    for r in range(len(next(iter(self.local.timings.values()), [])), self.local.rounds): self.local.time_round(r)
+    return self.local.entries()
 
 # %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
 def rounds_moved(r:Optional[PrecisionTestResult]) -> Optional[float]:
