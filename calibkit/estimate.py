@@ -529,7 +529,7 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     _, x, s = min((err, x, s) for x in PER_OP_GRID_MS for s, err in [_scaled(refs, x)])
     return x, s
 
-# %% ../nbs/62_estimate.ipynb #b735d081
+# %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
     """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others:
     one score per round where the profile kept each round's median (a model is measured at some other moment than the
@@ -538,11 +538,13 @@ def held_out_scores(refs:list[Reference]) -> list[float]:
     ests = [s * r.at(x) for r, (x, s) in zip(refs, fits)]
     return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
 
+
+# %% ../nbs/62_estimate.ipynb #5c4c3ccc
 @patch
-def fit_in_model(self:Estimator) -> float:
-    "Set `in_model_ms` and `in_model_scale` from this profile's reference models at this precision; the first."
+def fit_in_model(self:Estimator) -> tuple[float, float]:
+    "Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models at this precision."
     self.in_model_ms, self.in_model_scale = in_model_fit(self.references())
-    return self.in_model_ms
+    return self.in_model_ms, self.in_model_scale
 
 # %% ../nbs/62_estimate.ipynb #945e1505
 def _excess(u:float, ref_u:list[float]) -> float:

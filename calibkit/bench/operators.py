@@ -227,7 +227,7 @@ def overhead_cases() -> list[OpCase]:
         for k, f in (('module', module), ('view', view), ('tiny_op', tiny))
     ]
 
-# %% ../../nbs/23_bench_operators.ipynb #857d5e98
+# %% ../../nbs/23_bench_operators.ipynb #af444605
 def _se_block(t, c:int, s:int):
     "A squeeze-and-excitation block as torchvision builds it: pool, 1×1 conv, ReLU, 1×1 conv, sigmoid, scale."
     class SE(t.nn.Module):
@@ -238,6 +238,8 @@ def _se_block(t, c:int, s:int):
         def forward(self, x): return x * self.gate(x)
     return SE()
 
+
+# %% ../../nbs/23_bench_operators.ipynb #52c5c816
 def se_cases(c:int, # channels
              s:int, # squeezed channels
              hw:int, # spatial size of the feature map
@@ -721,24 +723,23 @@ class ReferenceProcess:
             self._reply()
         except Exception as e: self._here(e)
 
-# %% ../../nbs/23_bench_operators.ipynb #5cf3ec81
-@patch
-def _reply(self:ReferenceProcess):
-    "The process's answer; what it raised, raised here."
-    got = self.conn.recv()
-    if isinstance(got, BaseException): raise got
-    return got
+    def _reply(self):
+        "The process's answer; what it raised, raised here."
+        got = self.conn.recv()
+        if isinstance(got, BaseException): raise got
+        return got
 
-@patch
-def _here(self:ReferenceProcess, e:Exception):
-    "Time the reference models in this process from now on, saying why."
-    warnings.warn(f"the reference models are timed in the calibration's own process ({type(e).__name__}: {e}); "
-                  "they may run slower there than a model deployed alone, and estimates fitted to them come out high")
-    if self.proc is not None and self.proc.is_alive(): self.proc.kill()
-    p, device, budget_s, rounds, refs = self.args
-    self.proc, self.local = None, ReferenceRuns(p, device, None, None, budget_s, rounds, refs)
+    def _here(self, e:Exception):
+        "Time the reference models in this process from now on, saying why."
+        warnings.warn(f"the reference models are timed in the calibration's own process ({type(e).__name__}: {e}): "
+                      "they may run slower there than a model deployed alone, and estimates fitted to them come out "
+                      "high; calibrate again once the cause has passed")
+        if self.proc is not None and self.proc.is_alive(): self.proc.kill()
+        p, device, budget_s, rounds, refs = self.args
+        self.proc, self.local = None, ReferenceRuns(p, device, None, None, budget_s, rounds, refs)
 
-# %% ../../nbs/23_bench_operators.ipynb #d3eb5b5e
+
+# %% ../../nbs/23_bench_operators.ipynb #8baee701
 @patch
 def time_round(self:ReferenceProcess, r:int):
     "Time round `r` of every reference model at every precision, in the reference process."
@@ -747,6 +748,8 @@ def time_round(self:ReferenceProcess, r:int):
         except Exception as e: self._here(e)
     self.local.time_round(r)
 
+
+# %% ../../nbs/23_bench_operators.ipynb #f61cb390
 @patch
 def entries(self:ReferenceProcess) -> list[OperationCalibration]:
     "The profile entries (`ReferenceRuns.entries`); the process ends."
@@ -755,7 +758,8 @@ def entries(self:ReferenceProcess) -> list[OperationCalibration]:
             self.conn.send(None); out = self._reply()
             self.proc.join(); return out
         except Exception as e: self._here(e)
-    for r in range(len(next(iter(self.local.timings.values()), [])), self.local.rounds): self.local.time_round(r)
+    done = len(next(iter(self.local.timings.values()), []))           # rounds already timed here
+    for r in range(done, self.local.rounds): self.local.time_round(r)
     return self.local.entries()
 
 # %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
