@@ -21,7 +21,8 @@ __all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment
            'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point',
            'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
            'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'ReferenceRuns',
-           'reference_models', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
+           'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost',
+           'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -644,6 +645,11 @@ def _reference_entry(name:str, batch:int, size:int, res:dict) -> OperationCalibr
                                 params=dict(cls='reference', model=name, batch=batch, size=size),
                                 extra_params={'group': 'operators'})
 
+def _reference_entries(refs, precisions, timings:dict, failed:dict) -> list[OperationCalibration]:
+    "Each model's entry: per precision its failure, or its rounds' samples pooled (`combine`) and each round's median."
+    res = lambda i, p: failed.get((i, p)) or op_result(_NOWORK, p, combine(t := timings[(i, p)]), t)
+    return [_reference_entry(n, b, s, {p: res(i, p) for p in precisions}) for i, (n, b, s) in enumerate(refs)]
+
 class ReferenceRuns:
     """The reference models, built at each precision, then timed end to end (no_grad) round by round: a calibration
     spreads the rounds over its operator grid (`calibrate_operators`), so that one slow minute of a shared host
@@ -669,10 +675,11 @@ class ReferenceRuns:
 # %% ../../nbs/23_bench_operators.ipynb #979c5c4c
 @patch
 def time_round(self:ReferenceRuns, r:int):
-    "Time every reference model at every precision once (round `r`, with its share of the budget)."
+    "Time every reference model at every precision once (round `r`, with its share of the budget), unless it was."
     share = self.budget_s / self.rounds
     with self.torch.no_grad():
         for (i, p), (mp, x) in self.runs.items():
+            if len(self.timings.get((i, p), ())) > r: continue           # (timed in this round elsewhere)
             with precision_mode(self.torch, p, self.device):
                 t = measure(lambda: mp(x), self.clock, warmup=2 if r == 0 else 1, min_reps=3, budget_s=share,
                             min_time_s=share / 2)
@@ -682,8 +689,7 @@ def time_round(self:ReferenceRuns, r:int):
 @patch
 def entries(self:ReferenceRuns) -> list[OperationCalibration]:
     "The profile entries: each model's samples of all rounds pooled, per precision, and each round's median."
-    res = lambda i, p: self.failed.get((i, p)) or op_result(_NOWORK, p, combine(t := self.timings[(i, p)]), t)
-    return [_reference_entry(n, b, s, {p: res(i, p) for p in self.precisions}) for i, (n, b, s) in enumerate(self.refs)]
+    return _reference_entries(self.refs, self.precisions, self.timings, self.failed)
 
 # %% ../../nbs/23_bench_operators.ipynb #21a94814
 def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=None, budget_s:float=0.3,
@@ -693,74 +699,79 @@ def reference_models(precisions=('fp32',), device:str='cpu', torch=None, clock=N
     for r in range(rounds): runs.time_round(r)
     return runs.entries()
 
-# %% ../../nbs/23_bench_operators.ipynb #14b82472
-def _reference_worker(conn, precisions, device:str, budget_s:float, rounds:int, refs, steady:bool):
-    "The reference models in this process: built, then one round timed per round number received; None: the entries."
+# %% ../../nbs/23_bench_operators.ipynb #6c2ed52a
+def _time_reference(name:str, batch:int, size:int, precision:str, device:str, budget_s:float, steady:bool):
+    """One reference model at `precision`, built and timed end to end in this process (`ReferenceProcess` runs it in a
+    fresh one): its `TimingResult`, or what building or running it raised, returned (the model's failure, told apart
+    from the process's)."""
     try:
         import torch
         if steady: steady_allocator()
-        runs = ReferenceRuns(precisions, device, torch, None, budget_s, rounds, refs)
-        conn.send('ready')
-        while (r := conn.recv()) is not None: runs.time_round(r); conn.send('done')
-        conn.send(runs.entries())
-    except BaseException as e: conn.send(e)
+        dt = torch_dtype(precision, torch)
+        m, x = reference_model(name, torch).to(device, dt), reference_input(name, batch, size, torch, device, dt)
+        with torch.no_grad(), precision_mode(torch, precision, device):
+            m(x)
+            return measure(lambda: m(x), device_clock(device, torch), warmup=2, min_reps=3, budget_s=budget_s,
+                           min_time_s=budget_s / 2)
+    except Exception as e: return e
 
-# %% ../../nbs/23_bench_operators.ipynb #7b31c556
+# %% ../../nbs/23_bench_operators.ipynb #ef3853fb
+def fresh_processes(preload=('torch', 'torchvision', 'calibkit.bench.operators')):
+    """An executor whose every task runs in a process of its own, forked from a server (multiprocessing's
+    'forkserver') that has imported `preload` and run nothing else: safe to fork with PyTorch's threads and CUDA, and
+    quick to start. Preloading applies where that server is not running yet."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = mp.get_context('forkserver')           # (not on Windows: a ValueError)
+    ctx.set_forkserver_preload(list(preload))
+    return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
+
+# %% ../../nbs/23_bench_operators.ipynb #441c7ca9
 class ReferenceProcess:
-    """`ReferenceRuns` in a process of its own (spawned, so CUDA may run there too): `time_round(r)` times a round
-    there while this process waits, `entries()` returns the profile entries. Where the process cannot start or dies,
-    the rounds are timed in this process instead (`ReferenceRuns`), with a warning saying why."""
+    """The reference models timed end to end: each at each precision, in each round, built and timed in a process of
+    its own (`fresh_processes`) while this one waits. `time_round(r)` times a round, `entries()` returns the profile
+    entries. A model that fails there is stored as unsupported at that precision; where no process can be had, or one
+    dies, the rounds left are timed in this process instead (`ReferenceRuns`), with a warning saying why."""
     def __init__(self, precisions=('fp32',), device:str='cpu', budget_s:float=0.3, rounds:int=3,
                  refs=REFERENCE_MODELS, steady:bool=True):
-        import multiprocessing as mp
-        self.args, self.proc, self.local = (precisions, device, budget_s, rounds, refs), None, None
-        try:
-            ctx = mp.get_context('spawn')             # (a child spawned runs a function it can import)
-            worker = importlib.import_module('calibkit.bench.operators')._reference_worker
-            self.conn, child = ctx.Pipe()
-            self.proc = ctx.Process(target=worker, args=(child, *self.args, steady), daemon=True)
-            self.proc.start(); child.close()
-            self._reply()
+        self.precisions, self.device, self.budget_s, self.rounds, self.refs = precisions, device, budget_s, rounds, refs
+        self.steady, self.timings, self.failed, self.done, self.pool, self.local = steady, {}, {}, 0, None, None
+        try: self.pool = fresh_processes()
         except Exception as e: self._here(e)
 
-    def _reply(self):
-        "The process's answer; what it raised, raised here."
-        got = self.conn.recv()
-        if isinstance(got, BaseException): raise got
-        return got
-
     def _here(self, e:Exception):
-        "Time the reference models in this process from now on, saying why."
+        "Time the reference models in this process from now on, saying why; what was timed so far is kept."
         warnings.warn(f"the reference models are timed in the calibration's own process ({type(e).__name__}: {e}): "
                       "they may run slower there than a model deployed alone, and estimates fitted to them come out "
                       "high; calibrate again once the cause has passed")
-        if self.proc is not None and self.proc.is_alive(): self.proc.kill()
-        p, device, budget_s, rounds, refs = self.args
-        self.proc, self.local = None, ReferenceRuns(p, device, None, None, budget_s, rounds, refs)
+        if self.pool is not None: self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool, self.local = None, ReferenceRuns(self.precisions, self.device, None, None, self.budget_s,
+                                                    self.rounds, self.refs)
+        self.failed.update(self.local.failed)
+        self.local.timings, self.local.failed = self.timings, self.failed       # one record, whoever times
 
-
-# %% ../../nbs/23_bench_operators.ipynb #8baee701
+# %% ../../nbs/23_bench_operators.ipynb #39941985
 @patch
 def time_round(self:ReferenceProcess, r:int):
-    "Time round `r` of every reference model at every precision, in the reference process."
-    if self.local is None:
-        try: self.conn.send(r); return self._reply()
-        except Exception as e: self._here(e)
-    self.local.time_round(r)
+    "Time round `r` of every reference model at every precision, each in a fresh process (here, should none start)."
+    share, fn = self.budget_s / self.rounds, importlib.import_module('calibkit.bench.operators')._time_reference
+    for i, (n, b, s) in enumerate(self.refs):                    # (a child runs what it can import: the module's)
+        for p in self.precisions:
+            if self.local is not None or (i, p) in self.failed: continue
+            try: t = self.pool.submit(fn, n, b, s, p, self.device, share, self.steady).result()
+            except Exception as e: self._here(e); continue
+            if isinstance(t, Exception): self.failed[(i, p)] = _unsupported(p, t)
+            else: self.timings.setdefault((i, p), []).append(t)
+    if self.local is not None: self.local.time_round(r)                 # (what was timed in this round is not again)
+    self.done = max(self.done, r + 1)
 
-
-# %% ../../nbs/23_bench_operators.ipynb #f61cb390
+# %% ../../nbs/23_bench_operators.ipynb #f82c73dc
 @patch
 def entries(self:ReferenceProcess) -> list[OperationCalibration]:
-    "The profile entries (`ReferenceRuns.entries`); the process ends."
-    if self.local is None:
-        try:
-            self.conn.send(None); out = self._reply()
-            self.proc.join(); return out
-        except Exception as e: self._here(e)
-    done = len(next(iter(self.local.timings.values()), []))           # rounds already timed here
-    for r in range(done, self.local.rounds): self.local.time_round(r)
-    return self.local.entries()
+    "The profile entries (`ReferenceRuns.entries`), once the rounds not asked for yet are timed."
+    for r in range(self.done, self.rounds): self.time_round(r)
+    if self.pool is not None: self.pool.shutdown()
+    return _reference_entries(self.refs, self.precisions, self.timings, self.failed)
 
 # %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
 def rounds_moved(r:Optional[PrecisionTestResult]) -> Optional[float]:
