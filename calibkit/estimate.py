@@ -11,6 +11,8 @@ from pathlib import Path
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
+import numpy as np
+from scipy.special import huber
 from .schema import HardwareCalibration
 from .precision import canonical, PrecisionError, torch_dtype
 from .platform import describe_identity
@@ -22,9 +24,9 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'interp_latency', 'ClassPoint', 'OpEstimate',
-           'Estimator', 'output_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference',
-           'in_model_cost', 'in_model_fit', 'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
+           'OpEstimate', 'Estimator', 'output_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference',
+           'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -511,23 +513,30 @@ def in_model_cost(refs:list[Reference]) -> float:
 
 # %% ../nbs/62_estimate.ipynb #452579d1
 PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
+HUBER_LOG = 0.05      # |log error| beyond which `in_model_fit` weighs an error linearly: a calibration's round noise
 
-def _scaled(refs:list[Reference], x:float) -> tuple[float, float]:
-    "(scale, median |log error|) of `refs` at per-op cost `x`: the scale their median log(measured / estimate) sets."
-    logs = [math.log(r.measured_ms / r.at(x)) for r in refs]
-    s = statistics.median(logs)
-    return math.exp(s), statistics.median(abs(l - s) for l in logs)
+def huber_centre(logs:np.ndarray, d:float=HUBER_LOG, iters:int=60) -> np.ndarray:
+    """The Huber M-estimate of the centre of each row of `logs`: the mean of the errors within `d` of it, the others
+    pulling by `d` alone (iteratively reweighted least squares, from the median)."""
+    s = np.median(logs, axis=-1, keepdims=True)
+    for _ in range(iters):
+        w = np.minimum(1., d / np.maximum(np.abs(logs - s), 1e-300))
+        s = (w * logs).sum(-1, keepdims=True) / w.sum(-1, keepdims=True)
+    return s[..., 0]
 
 def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     """(cost per op that computes in ms, scale on every op): what the reference models cost beyond their ops timed
-    alone. On a CPU both, the pair whose estimates miss the references by the least median |log error|; on an
+    alone. On a CPU both: the per-op cost whose estimates, scaled by their `huber_centre` log error, miss the
+    references by the least mean Huber loss of log error (squared within `HUBER_LOG`, linear beyond); on an
     asynchronous device (a reference with `paid` ops) the per-op cost alone (`in_model_cost`, launches overlap the
     GPU's work, no scale). (0, 1) below 3 references."""
     refs = [r for r in refs if r.ops]
     if len(refs) < 3: return 0., 1.
     if any(r.paid for r in refs): return in_model_cost(refs), 1.
-    _, x, s = min((err, x, s) for x in PER_OP_GRID_MS for s, err in [_scaled(refs, x)])
-    return x, s
+    logs = np.log([[r.measured_ms / r.at(x) for r in refs] for x in PER_OP_GRID_MS])     # (per-op cost, reference)
+    s = huber_centre(logs)
+    i = int(np.argmin(huber(HUBER_LOG, logs - s[:, None]).mean(1)))                      # (ties: the lower cost)
+    return PER_OP_GRID_MS[i], float(math.exp(s[i]))
 
 # %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
