@@ -227,12 +227,24 @@ def alone(pool, *case, budget_s=0.6, warmup=2):
     return TimingResult(**pool(timed_alone, *case, budget_s, warmup))
 
 
+def settle(pool, con, what, tol=0.03, least=3, tries=10):
+    """Time the host's speed (`PROBE`) at least `least` times, until the last two agree within `tol` (at most `tries`):
+    right after a calibration's process exits the next few seconds ran slow (v17-v19: the first probe 2-2.6x, twice in
+    a row in a test, then normal), and after the bench built every case (GBs in this process) the first calibration's
+    rounds were 29-32% apart against 4-7% for the second. The last timing (a `TimingResult`)."""
+    t = [alone(pool, *PROBE, budget_s=1.) for _ in range(least)]
+    while len(t) < tries and abs(t[-1].median_s / t[-2].median_s - 1) > tol: t.append(alone(pool, *PROBE, budget_s=1.))
+    con.print(f"  settling before {what}: resnet18 fp32 b1 {' -> '.join(f'{x.median_s * 1e3:.2f}' for x in t)} ms")
+    return t[-1]
+
+
 def measure_all(cases, bursts, budget_s, con, pool):
     """Time every case in `bursts` turns over the whole list (the order rotating), each burst of each case in a
-    process of its own; samples pooled per case. The host's speed (`PROBE`) is timed before the first burst and after
-    each; each case keeps, per burst, the geometric mean of the probe's times around that burst. The probe's ms."""
+    process of its own; samples pooled per case. The host's speed (`PROBE`) is timed before the first burst (once it
+    has settled) and after each; each case keeps, per burst, the geometric mean of the probe's times around that burst.
+    The probe's ms."""
     live = [c for c in cases if not c.error]
-    probe = [alone(pool, *PROBE, budget_s=1.)]
+    probe = [settle(pool, con, 'the measurements')]
     for b in range(bursts):
         k = b * len(live) // max(bursts, 1)
         t0 = time.perf_counter()
@@ -377,6 +389,7 @@ def main():
     con.print(f"{len(cases)} cases built and captured in {time.perf_counter() - t0:.0f} s "
               f"({sum(bool(c.error) for c in cases)} failed)")
     if not a.from_run:
+        settle(pool, con, 'the first calibration')
         cal, tcal = calibration(a.quick, pool)
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
         probe = measure_all(cases, a.bursts, a.budget, con, pool)
