@@ -650,6 +650,18 @@ def _reference_entries(refs, precisions, timings:dict, failed:dict) -> list[Oper
     res = lambda i, p: failed.get((i, p)) or op_result(_NOWORK, p, combine(t := timings[(i, p)]), t)
     return [_reference_entry(n, b, s, {p: res(i, p) for p in precisions}) for i, (n, b, s) in enumerate(refs)]
 
+def _reference_run(m, name:str, batch:int, size:int, precision:str, device:str, torch):
+    "(model `m` moved to `device` at `precision`, its input), after one call (its first, which sets kernels up)."
+    dt = torch_dtype(precision, torch)
+    mp, x = m.to(device, dt), reference_input(name, batch, size, torch, device, dt)
+    with torch.no_grad(), precision_mode(torch, precision, device): mp(x)
+    return mp, x
+
+def _time_run(mp, x, precision:str, device:str, torch, clock, budget_s:float, warmup:int):
+    "A reference model's call timed (no_grad, in its precision's mode), for about `budget_s`."
+    with torch.no_grad(), precision_mode(torch, precision, device):
+        return measure(lambda: mp(x), clock, warmup=warmup, min_reps=3, budget_s=budget_s, min_time_s=budget_s / 2)
+
 class ReferenceRuns:
     """The reference models, built at each precision, then timed end to end (no_grad) round by round: a calibration
     spreads the rounds over its operator grid (`calibrate_operators`), so that one slow minute of a shared host
@@ -661,29 +673,21 @@ class ReferenceRuns:
         self.precisions, self.device, self.torch, self.refs, self.rounds = precisions, device, torch, refs, rounds
         self.clock, self.budget_s = clock or device_clock(device, torch), budget_s
         self.timings, self.failed, self.runs = {}, {}, {}
-        with torch.no_grad():
-            for i, (name, b, s) in enumerate(refs):
-                m = reference_model(name, torch)
-                for p in precisions:
-                    try:
-                        dt = torch_dtype(p, torch)
-                        mp, x = copy.deepcopy(m).to(device, dt), reference_input(name, b, s, torch, device, dt)
-                        with precision_mode(torch, p, device): mp(x)
-                        self.runs[(i, p)] = (mp, x)
-                    except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
+        for i, (name, b, s) in enumerate(refs):
+            m = reference_model(name, torch)
+            for p in precisions:
+                try: self.runs[(i, p)] = _reference_run(copy.deepcopy(m), name, b, s, p, device, torch)
+                except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
 
 # %% ../../nbs/23_bench_operators.ipynb #979c5c4c
 @patch
 def time_round(self:ReferenceRuns, r:int):
     "Time every reference model at every precision once (round `r`, with its share of the budget), unless it was."
     share = self.budget_s / self.rounds
-    with self.torch.no_grad():
-        for (i, p), (mp, x) in self.runs.items():
-            if len(self.timings.get((i, p), ())) > r: continue           # (timed in this round elsewhere)
-            with precision_mode(self.torch, p, self.device):
-                t = measure(lambda: mp(x), self.clock, warmup=2 if r == 0 else 1, min_reps=3, budget_s=share,
-                            min_time_s=share / 2)
-                self.timings.setdefault((i, p), []).append(t)
+    for (i, p), (mp, x) in self.runs.items():
+        if len(self.timings.get((i, p), ())) > r: continue               # (timed in this round elsewhere)
+        t = _time_run(mp, x, p, self.device, self.torch, self.clock, share, 2 if r == 0 else 1)
+        self.timings.setdefault((i, p), []).append(t)
 
 # %% ../../nbs/23_bench_operators.ipynb #1703d97e
 @patch
@@ -707,12 +711,8 @@ def _time_reference(name:str, batch:int, size:int, precision:str, device:str, bu
     try:
         import torch
         if steady: steady_allocator()
-        dt = torch_dtype(precision, torch)
-        m, x = reference_model(name, torch).to(device, dt), reference_input(name, batch, size, torch, device, dt)
-        with torch.no_grad(), precision_mode(torch, precision, device):
-            m(x)
-            return measure(lambda: m(x), device_clock(device, torch), warmup=2, min_reps=3, budget_s=budget_s,
-                           min_time_s=budget_s / 2)
+        m, x = _reference_run(reference_model(name, torch), name, batch, size, precision, device, torch)
+        return _time_run(m, x, precision, device, torch, device_clock(device, torch), budget_s, 2)
     except Exception as e: return e
 
 # %% ../../nbs/23_bench_operators.ipynb #ef3853fb
