@@ -198,12 +198,9 @@ def timed_alone(side, source, name, family, config, budget_s, warmup):
 
 def fork_server():
     "An executor whose every task runs in a new process forked from a server that imported the libraries only."
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    ctx = mp.get_context('forkserver')
-    ctx.set_forkserver_preload(['__main__', 'torch', 'torchvision', 'timm', 'transformers', 'calibkit.timing',
-                                'calibkit.graph'])
-    return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
+    from calibkit.bench.operators import fresh_processes
+    return fresh_processes(('__main__', 'torch', 'torchvision', 'timm', 'transformers', 'calibkit.timing',
+                            'calibkit.graph', 'calibkit.bench.operators'))
 
 
 class Fresh:
