@@ -200,7 +200,7 @@ def fork_server():
     "An executor whose every task runs in a new process forked from a server that imported the libraries only."
     from calibkit.bench.operators import fresh_processes
     return fresh_processes(('__main__', 'torch', 'torchvision', 'timm', 'transformers', 'calibkit.timing',
-                            'calibkit.graph', 'calibkit.bench.operators'))
+                            'calibkit.graph', 'calibkit.bench.operators'), main=True)   # (the tasks are defined here)
 
 
 class Fresh:

@@ -6,7 +6,7 @@ Docs: https://calibkit.github.io/calibkit/bench_operators.html.md"""
 
 # %% ../../nbs/23_bench_operators.ipynb #31bb8e24
 from __future__ import annotations
-import contextlib, copy, importlib.resources, json, math, platform, statistics, warnings
+import contextlib, copy, functools, importlib.resources, json, math, multiprocessing, platform, statistics, warnings
 import numpy as np
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -715,14 +715,48 @@ def _time_reference(name:str, batch:int, size:int, precision:str, device:str, bu
         return _time_run(m, x, precision, device, torch, device_clock(device, torch), budget_s, 2)
     except Exception as e: return e
 
+# %% ../../nbs/23_bench_operators.ipynb #07bb6913
+@functools.cache
+def _popen_without_main():
+    "multiprocessing's forkserver `Popen`, except that it does not ask the child to run the parent's `__main__` first"
+    import io, os
+    from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
+    class Popen(popen_forkserver.Popen):
+        def _launch(self, process_obj):          # multiprocessing's own, less the parent's `__main__`
+            prep = {k: v for k, v in spawn.get_preparation_data(process_obj._name).items()
+                    if k not in ('init_main_from_name', 'init_main_from_path')}
+            buf = io.BytesIO()
+            context.set_spawning_popen(self)
+            try: reduction.dump(prep, buf); reduction.dump(process_obj, buf)
+            finally: context.set_spawning_popen(None)
+            self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+            parent_w = os.dup(w)                 # the child's sentinel of this process
+            self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+            with open(w, 'wb', closefd=True) as f: f.write(buf.getbuffer())
+            self.pid = forkserver.read_signed(self.sentinel)
+    return Popen
+
+class _FreshProcess(multiprocessing.process.BaseProcess):
+    """A process forked from multiprocessing's forkserver that does not first run the parent's `__main__`.
+    multiprocessing has each child run the script that started the parent (as `__mp_main__`), so that functions
+    defined there can be called; a script calling `calibrate` at its top level, without `if __name__ == '__main__':`,
+    then calibrated the whole grid again in every reference model's process. calibkit's tasks live in its modules."""
+    _start_method = 'forkserver'
+    @staticmethod
+    def _Popen(process_obj): return _popen_without_main()(process_obj)
+
+
 # %% ../../nbs/23_bench_operators.ipynb #ef3853fb
-def fresh_processes(preload=('torch', 'torchvision', 'calibkit.bench.operators')):
+def fresh_processes(preload=('torch', 'torchvision', 'calibkit.bench.operators'),
+                    main:bool=False): # run the parent's `__main__` in each child first (tasks defined there need it)
     """An executor whose every task runs in a process of its own, forked from a server (multiprocessing's
     'forkserver') that has imported `preload` and run nothing else: safe to fork with PyTorch's threads and CUDA, and
     quick to start. Preloading applies where that server is not running yet."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     ctx = mp.get_context('forkserver')           # (not on Windows: a ValueError)
+    if not main:                                 # (a child unpickles the process by name: the module's class)
+        ctx = copy.copy(ctx); ctx.Process = importlib.import_module('calibkit.bench.operators')._FreshProcess
     ctx.set_forkserver_preload(list(preload))
     return ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
 
