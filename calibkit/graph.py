@@ -647,6 +647,13 @@ def writes_in_place(node, mod) -> bool:
     return node.kwargs.get('inplace') is True or name in _IN_PLACE_FNS or \
         (name.endswith('_') and not name.endswith('__'))
 
+# %% ../nbs/50_graph.ipynb #95dfe0d7
+def _gelu_approximation(node, mod) -> str:
+    "How a GELU node evaluates: 'none' (the error function) or 'tanh' (a tanh-based polynomial, 4x slower on a CPU)."
+    if mod is not None: return getattr(mod, 'approximate', 'none')
+    a = node.kwargs.get('approximate', node.args[1] if len(node.args) > 1 else 'none')
+    return a if isinstance(a, str) else 'none'
+
 # %% ../nbs/50_graph.ipynb #0cb5bef0
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
@@ -670,6 +677,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
                 module=_module_of(node))
         if groups is not None: op.params['groups'] = groups
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
+        if t == OT.GELU and _gelu_approximation(node, mod) == 'tanh': op.params['approximate'] = 'tanh'
         fill_costs(op, mod, list(node.args), ins, outs, wts)
         ops.append(op)
     names = {o.name for o in ops}

@@ -170,8 +170,10 @@ def class_entries(self:CalibrationLookup, primitive:str, cls:str, precision:str)
 _BORROW = {  # operator classes without entries of their own, and the calibrated classes that do their kind of work
     **{a: ['relu'] for a in ('leaky_relu', 'leakyrelu', 'elu', 'celu', 'selu', 'prelu', 'rrelu', 'threshold',
                              'hardshrink', 'softshrink')},
-    **{a: ['sigmoid', 'gelu'] for a in ('tanh', 'logsigmoid', 'log_sigmoid', 'softsign', 'tanhshrink', 'glu')},
-    **{a: ['silu', 'gelu'] for a in ('mish', 'softplus')},
+    **{a: ['sigmoid', 'gelu'] for a in ('tanh', 'softsign', 'glu', 'sqrt')},
+    **{a: ['tanh', 'sigmoid', 'gelu'] for a in ('exp', 'log', 'erf', 'sin')},     # (a profile made before the grid
+    **{a: ['softplus', 'silu', 'gelu'] for a in ('mish', 'logsigmoid')},          # timed these functions)
+    'softplus': ['silu', 'gelu'], 'gelu_tanh': ['gelu'],
     'copy': ['add'], 'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
     'sdpa': ['mha'],    # a profile made before the grid timed scaled_dot_product_attention alone
 }

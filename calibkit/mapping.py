@@ -164,6 +164,10 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
 
 # %% ../nbs/51_mapping.ipynb #083b6b65
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
+_FUNCTION_CLASS = {  # functions costed by the grid's nearest function (`calibkit.bench.operators._FUNCS`), not as adds
+    **{k: 'exp' for k in ('exp', 'exp2', 'expm1')}, **{k: 'log' for k in ('log', 'log2', 'log1p')},
+    **{k: 'erf' for k in ('erf', 'erfc')}, **{k: 'sin' for k in ('sin', 'cos')}, **{k: 'sqrt' for k in ('sqrt', 'rsqrt')},
+    'tanh': 'tanh', 'tanhshrink': 'tanh', 'log_sigmoid': 'logsigmoid'}
 
 # %% ../nbs/51_mapping.ipynb #a93f487e
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
@@ -182,8 +186,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
         k = op.kind.lower().rstrip('_')
         k = {'hardtanh': 'relu6'}.get(k, k)
-        return 'op_activation', k if k in ('relu', 'relu6', 'silu', 'gelu', 'hardswish', 'sigmoid',
-                                           'hardsigmoid') else t.value, mem
+        if k not in ('relu', 'relu6', 'silu', 'gelu', 'hardswish', 'sigmoid', 'hardsigmoid'): k = t.value
+        return 'op_activation', 'gelu_tanh' if k == 'gelu' and p.get('approximate') == 'tanh' else k, mem
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
     if t == OT.LAYERNORM: return 'op_layernorm', 'layernorm', mem
     if t == OT.SOFTMAX: return 'op_softmax', 'softmax', mem
@@ -191,6 +195,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem  # input and output, as the grid counts
     if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", mem
     if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', mem
+    if t in (OT.ELEMENTWISE, OT.ACTIVATION) and op.kind in _FUNCTION_CLASS:
+        return 'op_activation', _FUNCTION_CLASS[op.kind], mem
     if t == OT.ELEMENTWISE:
         return 'op_elementwise', 'mul' if op.kind in ('mul', 'imul', 'truediv', 'div') else 'add', op.flops
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.

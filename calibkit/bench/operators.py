@@ -127,16 +127,32 @@ _ACTS = {
     'sigmoid': lambda t: t.nn.Sigmoid(), 'hardsigmoid': lambda t: t.nn.Hardsigmoid()
 }
 _SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112)]      # (channels, spatial): 16 KB .. 4.8 MB at fp32
+_FUNCS = {  # functions that evaluate a polynomial or series per element: 4-45x an add's time on a CPU, each its own
+    'tanh': lambda t, x: t.tanh(x), 'gelu_tanh': lambda t, x: t.nn.functional.gelu(x, approximate='tanh'),
+    'softplus': lambda t, x: t.nn.functional.softplus(x), 'mish': lambda t, x: t.nn.functional.mish(x),
+    'logsigmoid': lambda t, x: t.nn.functional.logsigmoid(x), 'exp': lambda t, x: t.exp(x),
+    'log': lambda t, x: t.log(x), 'erf': lambda t, x: t.erf(x), 'sin': lambda t, x: t.sin(x),
+    'sqrt': lambda t, x: t.sqrt(x)}
+
+# %% ../../nbs/23_bench_operators.ipynb #7e4413ca
+def _fn_case(name:str, c:int, hw:int) -> OpCase:
+    "One of `_FUNCS` over a (1, c, hw, hw) tensor of positive values (a logarithm's or root's domain), as an activation."
+    def build(t, dt, dev):
+        x, f = t.rand(1, c, hw, hw, device=dev, dtype=dt) + 0.5, _FUNCS[name]
+        return lambda: f(t, x)
+    n = c * hw * hw
+    return OpCase('op_activation', name, dict(cls=name, c=c, hw=hw, numel=n), build, n, 8. * n)
 
 # %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
-    "Activations, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
+    "Activations and other functions, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
     sizes = _SIZES[::2] if quick else _SIZES
     cs = []
     for c, hw in sizes:
         n = c * hw * hw
         sh = dict(c=c, hw=hw, numel=n)
         for name, mk in _ACTS.items(): cs.append(_mod_case('op_activation', name, sh, mk, (1, c, hw, hw), n, 8.*n))
+        if (c, hw) in sizes[::2]: cs += [_fn_case(name, c, hw) for name in _FUNCS]     # (slow per element: 3 sizes)
         cs.append(_mod_case('op_batchnorm', 'bn2d', sh, lambda t, c=c: t.nn.BatchNorm2d(c), (1, c, hw, hw), 2.*n, 8.*n))
         cs.append(_mod_case('op_pool', 'max3s2', sh, lambda t: t.nn.MaxPool2d(3, 2, 1), (1, c, hw, hw), n, 4.*n*1.25))
         cs.append(_mod_case('op_pool', 'max3s1', sh, lambda t: t.nn.MaxPool2d(3, 1, 1), (1, c, hw, hw), n, 4.*n*2))
