@@ -166,7 +166,8 @@ def map_op(op:Op, rules:Optional[list[Rule]]=None) -> list[PrimitiveUse]:
 _PY_ONLY = {'getattr', 'getitem', 'size', 'dim'}        # Python-level: no tensor op is dispatched
 _FUNCTION_CLASS = {  # functions costed by the grid's nearest function (`calibkit.bench.operators._FUNCS`), not as adds
     **{k: 'exp' for k in ('exp', 'exp2', 'expm1')}, **{k: 'log' for k in ('log', 'log2', 'log1p')},
-    **{k: 'erf' for k in ('erf', 'erfc')}, **{k: 'sin' for k in ('sin', 'cos')}, **{k: 'sqrt' for k in ('sqrt', 'rsqrt')},
+    **{k: 'erf' for k in ('erf', 'erfc')}, **{k: 'sin' for k in ('sin', 'cos')},
+    **{k: 'sqrt' for k in ('sqrt', 'rsqrt')},
     'tanh': 'tanh', 'tanhshrink': 'tanh', 'log_sigmoid': 'logsigmoid'}
 
 # %% ../nbs/51_mapping.ipynb #a93f487e
@@ -184,8 +185,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha' if 'embed' in p else 'sdpa', op.mac_flops
     if t == OT.SQUEEZE_EXCITE: return 'op_se', 'se', mem + op.bytes_weights * scale       # timed as whole blocks
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
-        k = op.kind.lower().rstrip('_')
-        k = {'hardtanh': 'relu6'}.get(k, k)
+        k = op.kind.lower().rstrip('_').replace('hardtanh', 'relu6')
         if k not in ('relu', 'relu6', 'silu', 'gelu', 'hardswish', 'sigmoid', 'hardsigmoid'): k = t.value
         return 'op_activation', 'gelu_tanh' if k == 'gelu' and p.get('approximate') == 'tanh' else k, mem
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
@@ -195,8 +195,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem  # input and output, as the grid counts
     if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", mem
     if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', mem
-    if t in (OT.ELEMENTWISE, OT.ACTIVATION) and op.kind in _FUNCTION_CLASS:
-        return 'op_activation', _FUNCTION_CLASS[op.kind], mem
+    if t == OT.ACTIVATION or (t == OT.ELEMENTWISE and op.kind in _FUNCTION_CLASS):
+        return 'op_activation', _FUNCTION_CLASS.get(op.kind, op.kind.lower().rstrip('_')), mem
     if t == OT.ELEMENTWISE:
         return 'op_elementwise', 'mul' if op.kind in ('mul', 'imul', 'truediv', 'div') else 'add', op.flops
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.
@@ -206,7 +206,6 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.REDUCE: return 'op_pool', 'reduce', mem
     if t == OT.NORM:                    # instance norm is a group norm with a group per channel
         return 'op_layernorm', 'groupnorm' if re.search('group|instance', op.kind.lower()) else 'rmsnorm', mem
-    if t == OT.ACTIVATION: return 'op_activation', op.kind.lower().rstrip('_'), mem
     if t == OT.UNKNOWN:
         if not op.bytes_out: return 'dispatch_overhead', 'tiny_op', 0.
         return 'op_elementwise', 'copy', op.bytes_out * scale / 4                 # at least its output is written

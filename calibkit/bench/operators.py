@@ -136,7 +136,7 @@ _FUNCS = {  # functions that evaluate a polynomial or series per element: 4-45x 
 
 # %% ../../nbs/23_bench_operators.ipynb #7e4413ca
 def _fn_case(name:str, c:int, hw:int) -> OpCase:
-    "One of `_FUNCS` over a (1, c, hw, hw) tensor of positive values (a logarithm's or root's domain), as an activation."
+    "One of `_FUNCS` over a (1, c, hw, hw) tensor of positive values (a logarithm's, a root's domain): an activation."
     def build(t, dt, dev):
         x, f = t.rand(1, c, hw, hw, device=dev, dtype=dt) + 0.5, _FUNCS[name]
         return lambda: f(t, x)
@@ -752,6 +752,7 @@ def _popen_without_main():
             self.pid = forkserver.read_signed(self.sentinel)
     return Popen
 
+# %% ../../nbs/23_bench_operators.ipynb #07babb39
 class _FreshProcess(multiprocessing.process.BaseProcess):
     """A process forked from multiprocessing's forkserver that does not first run the parent's `__main__`.
     multiprocessing has each child run the script that started the parent (as `__mp_main__`), so that functions
@@ -760,7 +761,6 @@ class _FreshProcess(multiprocessing.process.BaseProcess):
     _start_method = 'forkserver'
     @staticmethod
     def _Popen(process_obj): return _popen_without_main()(process_obj)
-
 
 # %% ../../nbs/23_bench_operators.ipynb #ef3853fb
 def fresh_processes(preload=('torch', 'torchvision', 'calibkit.bench.operators'),
