@@ -16,13 +16,13 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, device_clock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['GEMM_LIKE', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases',
-           'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'se_cases',
-           'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point',
-           'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'calibrate_operators',
-           'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'ReferenceRuns',
-           'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost',
-           'fresh_page_cost']
+__all__ = ['GEMM_LIKE', 'HOST_MOVED', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase',
+           'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases',
+           'se_cases', 'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case',
+           'gemm_point', 'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary',
+           'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input',
+           'ReferenceRuns', 'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread',
+           'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -340,11 +340,12 @@ def run_op_case(case:OpCase, precision:str, torch, device:str, clock, budget_s:f
 
 # %% ../../nbs/23_bench_operators.ipynb #f86cf984
 def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, rounds:int, progress=None,
-               after_round=None) -> tuple:
+               after_round=None, extra:int=0) -> tuple:
     """({(case index, precision): timings of each round}, {(case index, precision): failed result}) of the grid;
-    `after_round(r)` is called after each round (the reference models' rounds, spread over the grid's)."""
-    timings, failed = {}, {}
-    for r in range(rounds):
+    `after_round(r)` is called after each round (the reference models' rounds, spread over the grid's). Up to `extra`
+    rounds more are timed while it returns True (the host moved between the rounds)."""
+    timings, failed, r, again = {}, {}, 0, False
+    while r < rounds or (again and r < rounds + extra):
         for i, c in enumerate(cases):
             for p in precisions:
                 if (i, p) in failed: continue
@@ -352,7 +353,7 @@ def _time_grid(cases:list, precisions, torch, device:str, clock, budget:float, r
                         time_op_case(c, p, torch, device, clock, budget, 0.02 / rounds, 5 if r == 0 else 2))
                 except Exception as e: failed[(i, p)] = _unsupported(p, e)
             if progress and r == rounds - 1: progress()
-        if after_round: after_round(r)
+        again, r = bool(after_round(r)) if after_round else False, r + 1
     return timings, failed
 
 # %% ../../nbs/23_bench_operators.ipynb #6bf2ff44
@@ -483,21 +484,28 @@ def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
             f"{pct(statistics.median(b))} -> {pct(statistics.median(a))}, worst {pct(max(b))} -> {pct(max(a))}")
 
 # %% ../../nbs/23_bench_operators.ipynb #592146b3
+HOST_MOVED = 0.10   # reference rounds apart (median): 4-9% when a shared 2-core host was quiet, 14-32% not
+
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
     with its share of the budget, and each case's samples pooled (as the primitives' sweep does): a neighbour's
     burst during one pass does not decide an entry. `progress()` is called once per case, in the last round. Then
     up to 24 shapes (8 quick) where the grid predicts itself worst are added (`adaptive_cases`) and timed alike.
-    `steady`: in the allocator's steady state (`calibkit.timing.steady_allocator`), which estimates assume."""
+    `steady`: in the allocator's steady state (`calibkit.timing.steady_allocator`), which estimates assume.
+    Where the reference models' rounds moved by more than `HOST_MOVED` (the host sped up or slowed down between
+    them), up to 2 more rounds of both are timed (full calibrations), so that no one slow round decides."""
     if torch is None: import torch
     if steady: steady_allocator()
     clock = device_clock(device, torch)
     cases, rounds = all_cases(quick), max(rounds, 1)
     refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds, steady=steady)   # (below)
     budget = (0.05 if quick else 0.15) / rounds
-    timings, failed = _time_grid(cases, precisions, torch, device, clock, budget, rounds, progress,
-                                 refs.time_round)       # a round of the reference models after each of the grid
+    def after(r):                                       # a round of the reference models after each of the grid's;
+        refs.time_round(r)                              # another of both while they moved by more than a quiet
+        return refs.moved() > HOST_MOVED                # host moves them
+    timings, failed = _time_grid(cases, precisions, torch, device, clock, budget, rounds, progress, after,
+                                 0 if quick else 2)
     comb = {k: combine(t) for k, t in timings.items()}         # each case's rounds pooled, once
     ms = {p: [comb[(i, p)].median_s if (i, p) in comb else None for i in range(len(cases))] for p in precisions}
     adds = _adapt(cases, ms, 8 if quick else 24)       # adaptive sampling: where the grid predicts itself worst
@@ -822,6 +830,14 @@ def entries(self:ReferenceProcess) -> list[OperationCalibration]:
     for r in range(self.done, self.rounds): self.time_round(r)
     if self.pool is not None: self.pool.shutdown()
     return _reference_entries(self.refs, self.precisions, self.timings, self.failed)
+
+# %% ../../nbs/23_bench_operators.ipynb #4b4a73bb
+@patch
+def moved(self:ReferenceProcess) -> float:
+    """How far the host moved between the rounds timed so far: the median over the reference runs of their slowest
+    round's median over their fastest's, less 1 (0 before two rounds)."""
+    m = [max(v) / min(v) - 1 for ts in self.timings.values() if len(v := [t.median_s for t in ts]) >= 2 and min(v) > 0]
+    return statistics.median(m) if m else 0.
 
 # %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
 def rounds_moved(r:Optional[PrecisionTestResult]) -> Optional[float]:
