@@ -173,7 +173,7 @@ _FUNCTION_CLASS = {  # functions costed by the grid's nearest function (`calibki
 # %% ../nbs/51_mapping.ipynb #a93f487e
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
-    t, p = op.op_type, op.params
+    t, p, f = op.op_type, op.params, op.kind.lower().rstrip('_')      # (f: the function, `relu_` as `relu`)
     scale = 4 / {'float64': 8, 'bfloat16': 2, 'float16': 2}.get(op.dtype, 4)     # operator entries count bytes at fp32
     mem = (op.bytes_in + op.bytes_out) * scale
     if t in (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE):
@@ -185,7 +185,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha' if 'embed' in p else 'sdpa', op.mac_flops
     if t == OT.SQUEEZE_EXCITE: return 'op_se', 'se', mem + op.bytes_weights * scale       # timed as whole blocks
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
-        k = op.kind.lower().rstrip('_').replace('hardtanh', 'relu6')
+        k = f.replace('hardtanh', 'relu6')
         if k not in ('relu', 'relu6', 'silu', 'gelu', 'hardswish', 'sigmoid', 'hardsigmoid'): k = t.value
         return 'op_activation', 'gelu_tanh' if k == 'gelu' and p.get('approximate') == 'tanh' else k, mem
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
@@ -195,8 +195,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem  # input and output, as the grid counts
     if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", mem
     if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', mem
-    if t == OT.ACTIVATION or (t == OT.ELEMENTWISE and op.kind in _FUNCTION_CLASS):
-        return 'op_activation', _FUNCTION_CLASS.get(op.kind, op.kind.lower().rstrip('_')), mem
+    if t == OT.ACTIVATION or (t == OT.ELEMENTWISE and f in _FUNCTION_CLASS):
+        return 'op_activation', _FUNCTION_CLASS.get(f, f), mem
     if t == OT.ELEMENTWISE:
         return 'op_elementwise', 'mul' if op.kind in ('mul', 'imul', 'truediv', 'div') else 'add', op.flops
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.

@@ -831,19 +831,23 @@ def entries(self:ReferenceProcess) -> list[OperationCalibration]:
     if self.pool is not None: self.pool.shutdown()
     return _reference_entries(self.refs, self.precisions, self.timings, self.failed)
 
+# %% ../../nbs/23_bench_operators.ipynb #f51d9832
+def _apart(medians:list) -> Optional[float]:
+    "How far rounds moved: the slowest round's median over the fastest's, less 1 (None without two timed rounds)."
+    return max(medians) / min(medians) - 1 if len(medians) >= 2 and min(medians) > 0 else None
+
 # %% ../../nbs/23_bench_operators.ipynb #4b4a73bb
 @patch
 def moved(self:ReferenceProcess) -> float:
     """How far the host moved between the rounds timed so far: the median over the reference runs of their slowest
     round's median over their fastest's, less 1 (0 before two rounds)."""
-    m = [max(v) / min(v) - 1 for ts in self.timings.values() if len(v := [t.median_s for t in ts]) >= 2 and min(v) > 0]
+    m = [x for ts in self.timings.values() if (x := _apart([t.median_s for t in ts])) is not None]
     return statistics.median(m) if m else 0.
 
 # %% ../../nbs/23_bench_operators.ipynb #30b7f7b7
 def rounds_moved(r:Optional[PrecisionTestResult]) -> Optional[float]:
     "How far one entry's rounds moved: its slowest round's median / its fastest's - 1 (None without two rounds)."
-    m = r.round_medians_ms if r is not None and r.supported else []
-    return max(m) / min(m) - 1 if len(m) >= 2 and min(m) > 0 else None
+    return _apart(r.round_medians_ms if r is not None and r.supported else [])
 
 # %% ../../nbs/23_bench_operators.ipynb #d604a35f
 def round_spread(ops:list, precision:str='fp32') -> Optional[tuple[float, int]]:
