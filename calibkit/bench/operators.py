@@ -136,12 +136,15 @@ _FUNCS = {  # functions that evaluate a polynomial or series per element: 4-45x 
 
 # %% ../../nbs/23_bench_operators.ipynb #7e4413ca
 def _fn_case(name:str, c:int, hw:int) -> OpCase:
-    "One of `_FUNCS` over a (1, c, hw, hw) tensor of positive values (a logarithm's, a root's domain): an activation."
+    """One of `_FUNCS` over a (1, c, hw, hw) tensor of positive values (a logarithm's, a root's domain), or `where`
+    (`masked_fill`'s work too) under a causal mask of that shape, the scalar 0 elsewhere: an activation."""
     def build(t, dt, dev):
-        x, f = t.rand(1, c, hw, hw, device=dev, dtype=dt) + 0.5, _FUNCS[name]
-        return lambda: f(t, x)
+        x = t.rand(1, c, hw, hw, device=dev, dtype=dt) + 0.5
+        if name != 'where': return functools.partial(_FUNCS[name], t, x)
+        m = t.ones(hw, hw, dtype=t.bool, device=dev).tril().expand_as(x).contiguous()  # in runs, as models' masks are
+        return lambda: t.where(m, x, 0.)
     n = c * hw * hw
-    return OpCase('op_activation', name, dict(cls=name, c=c, hw=hw, numel=n), build, n, 8. * n)
+    return OpCase('op_activation', name, dict(cls=name, c=c, hw=hw, numel=n), build, n, 8. * n)  # (values in, out)
 
 # %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
@@ -152,7 +155,7 @@ def pointwise_cases(quick:bool=False) -> list[OpCase]:
         n = c * hw * hw
         sh = dict(c=c, hw=hw, numel=n)
         for name, mk in _ACTS.items(): cs.append(_mod_case('op_activation', name, sh, mk, (1, c, hw, hw), n, 8.*n))
-        if (c, hw) in sizes[::2]: cs += [_fn_case(name, c, hw) for name in _FUNCS]     # (slow per element: 3 sizes)
+        if (c, hw) in sizes[::2]: cs += [_fn_case(f, c, hw) for f in (*_FUNCS, 'where')]  # (slow per element: 3 sizes)
         cs.append(_mod_case('op_batchnorm', 'bn2d', sh, lambda t, c=c: t.nn.BatchNorm2d(c), (1, c, hw, hw), 2.*n, 8.*n))
         cs.append(_mod_case('op_pool', 'max3s2', sh, lambda t: t.nn.MaxPool2d(3, 2, 1), (1, c, hw, hw), n, 4.*n*1.25))
         cs.append(_mod_case('op_pool', 'max3s1', sh, lambda t: t.nn.MaxPool2d(3, 1, 1), (1, c, hw, hw), n, 4.*n*2))
