@@ -192,7 +192,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.BATCHNORM: return 'op_batchnorm', 'bn2d', mem
     if t == OT.LAYERNORM: return 'op_layernorm', 'layernorm', mem
     if t == OT.SOFTMAX: return 'op_softmax', 'softmax', mem
-    if t == OT.MAXPOOL: return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem   # (in and out: the grid's)
+    if t == OT.MAXPOOL: return 'op_pool', f"max{p.get('kernel', 3)}s{p.get('stride', 2)}", mem  # (in and out)
     if t == OT.AVGPOOL and 'kernel' in p: return 'op_pool', f"avg{p['kernel']}s{p['stride']}", mem
     if t in (OT.ADAPTIVEAVGPOOL, OT.AVGPOOL): return 'op_pool', 'adaptive', mem
     if t == OT.ACTIVATION or (t == OT.ELEMENTWISE and f in _FUNCTION_CLASS):
