@@ -743,11 +743,21 @@ def _time_reference(name:str, batch:int, size:int, precision:str, device:str, bu
     except Exception as e: return e
 
 # %% ../../nbs/23_bench_operators.ipynb #07bb6913
+_LAUNCH_NAMES = {'BytesIO', 'Finalize', '_fds', '_name', 'close_fds', 'connect_to_new_process', 'dump', 'dup',
+                 'finalizer', 'forkserver', 'get_preparation_data', 'getbuffer', 'io', 'open', 'os', 'pid',
+                 'read_signed', 'reduction', 'sentinel', 'set_spawning_popen', 'spawn', 'util', 'write'}
+
 @functools.cache
 def _popen_without_main():
-    "multiprocessing's forkserver `Popen`, except that it does not ask the child to run the parent's `__main__` first"
+    """multiprocessing's forkserver `Popen`, except that it does not ask the child to run the parent's `__main__`
+    first; multiprocessing's own (warned) where its launch is not the one Python 3.10-3.13 have (`_LAUNCH_NAMES`)."""
     import io, os
     from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
+    if set(popen_forkserver.Popen._launch.__code__.co_names) != _LAUNCH_NAMES:
+        warnings.warn("this Python launches forkserver processes unlike 3.10-3.13, whose launch calibkit follows to "
+                      "keep a script's top level from running again in each reference process: put the code of a "
+                      "script that calls calibkit under `if __name__ == '__main__':`")
+        return popen_forkserver.Popen
     class Popen(popen_forkserver.Popen):
         def _launch(self, process_obj):          # multiprocessing's own, less the parent's `__main__`
             prep = {k: v for k, v in spawn.get_preparation_data(process_obj._name).items()
