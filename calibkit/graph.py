@@ -22,9 +22,9 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['OT', 'SWISH', 'VIEW_OPS', 'FAKE_FROM_PARAMS', 'ONNX_TYPES', 'FUSIBLE', 'OperationType', 'Op', 'ModelError',
            'load_model', 'default_input', 'conv_type', 'fill_costs', 'call_args', 'call', 'input_shapes',
-           'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'writes_in_place', 'is_onnx', 'extract',
-           'reference_flops', 'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx', 'Subgraph',
-           'pattern_name', 'partition', 'partitioned']
+           'TensorOutputs', 'quiet', 'trace', 'Graph', 'conv_kernel', 'writes_in_place', 'is_dense', 'is_onnx',
+           'extract', 'reference_flops', 'record_calls', 'read_onnx', 'onnx_inputs', 'bind_shapes', 'from_onnx',
+           'Subgraph', 'pattern_name', 'partition', 'partitioned']
 
 # %% ../nbs/50_graph.ipynb #7c916f87
 class OperationType(str, Enum):
@@ -654,6 +654,47 @@ def _gelu_approximation(node, mod) -> str:
     a = node.kwargs.get('approximate', node.args[1] if len(node.args) > 1 else 'none')
     return a if isinstance(a, str) else 'none'
 
+# %% ../nbs/50_graph.ipynb #44ec9aeb
+def _strides(node) -> Optional[tuple]:
+    "The strides of a node's first tensor, from its shape metadata (None where it has none)."
+    v = node.meta.get('tensor_meta', node.meta.get('val'))
+    if isinstance(v, (list, tuple)) and not hasattr(v, 'shape'): v = v[0] if v else None
+    s = getattr(v, 'stride', None)
+    try: return tuple(int(i) for i in (s() if callable(s) else s))
+    except Exception: return None
+
+def is_dense(shape:tuple, stride:tuple) -> bool:
+    "Whether a tensor of `shape` and `stride` lies in memory in row-major order (size-1 dimensions aside)."
+    expect = 1
+    for n, s in zip(reversed(shape), reversed(stride)):
+        if n == 1: continue
+        if s != expect: return False
+        expect *= n
+    return True
+
+
+# %% ../nbs/50_graph.ipynb #146e1131
+_RELAYOUT = {'contiguous', 'clone', 'reshape', 'flatten'}       # these copy a tensor that is not row-major, only that
+_GATHERS = {'index', 'gather', 'index_select', 'take', 'masked_select', 'index_put', 'scatter', 'scatter_add',
+            '_unsafe_index'}
+
+def _movement(node, mod, t:OperationType, kind:str) -> tuple[OperationType, dict]:
+    """(type, params) of a node whose data movement is not what its name says: a reshape or `contiguous` of a permuted
+    tensor copies it into the new layout (`layout='permute'`), a `contiguous` of a row-major one returns it (a view),
+    an index by a tensor gathers (`gather=True`); a resampling keeps its `mode` (nearest, bilinear ...)."""
+    a = next(iter(node.all_input_nodes), None)
+    if kind in _RELAYOUT and a is not None and _out(a) and _out(node) and _strides(a) and _strides(node):
+        dense_in, dense_out = is_dense(_out(a)[0][0], _strides(a)), is_dense(_out(node)[0][0], _strides(node))
+        if not dense_in and dense_out: return OT.COPY, {'layout': 'permute'}
+        if kind == 'contiguous' and dense_in: return OT.VIEW, {}
+    if kind == 'getitem' and any(_out(n) and not _out(n)[0][1].is_floating_point for n in node.all_input_nodes[1:]):
+        return OT.COPY, {'gather': True}                  # x[idx], x[:, idx], x[mask]: advanced indexing copies
+    if t == OT.COPY and kind == 'interpolate': return t, {'mode': node.kwargs.get('mode', ([*node.args, 0] * 4)[3]
+                                                                                 if len(node.args) > 3 else 'nearest')}
+    if t == OT.COPY and isinstance(getattr(mod, 'mode', None), str): return t, {'mode': mod.mode}
+    return t, {}
+
+
 # %% ../nbs/50_graph.ipynb #0cb5bef0
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
@@ -670,12 +711,13 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
             ins, wts = _conv_operands(node)
             if ins and wts and 'transpose' not in kind: t = conv_type(groups, ins[0][0][1], *conv_kernel(wts[0][0]))
         outs = _out(node)
-        t = _retype(t, kind, ins, outs)
+        t, moved = _movement(node, mod, _retype(t, kind, ins, outs), kind)
         op = Op(name=node.name, op_type=t, kind=kind, input_shapes=[s for s, _ in ins],
                 output_shape=outs[0][0] if outs else None,
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target),
                 module=_module_of(node))
         if groups is not None: op.params['groups'] = groups
+        op.params.update(moved)
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
         if t == OT.GELU and _gelu_approximation(node, mod) == 'tanh': op.params['approximate'] = 'tanh'
         fill_costs(op, mod, list(node.args), ins, outs, wts)

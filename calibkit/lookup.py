@@ -174,7 +174,9 @@ _BORROW = {  # operator classes without entries of their own, and the calibrated
     **{a: ['tanh', 'sigmoid', 'gelu'] for a in ('exp', 'log', 'erf', 'sin')},     # (a profile made before the grid
     **{a: ['softplus', 'silu', 'gelu'] for a in ('mish', 'logsigmoid')},          # timed these functions)
     'softplus': ['silu', 'gelu'], 'gelu_tanh': ['gelu'], 'where': ['gelu_tanh', 'gelu'],
-    'copy': ['add'], 'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
+    'copy': ['add'], **{m: ['copy', 'add'] for m in ('permute', 'gather', 'upsample')},   # (data movement, for
+    'upsample_bilinear': ['upsample', 'copy', 'add'],                   # profiles made before the grid timed it)
+    'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
     'sdpa': ['mha'],    # a profile made before the grid timed scaled_dot_product_attention alone
 }
 

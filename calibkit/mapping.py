@@ -14,7 +14,7 @@ from .bench.operators import conv_class, GEMM_LIKE
 from .bench.kernels import KERNELS
 
 # %% auto #0
-__all__ = ['SIZES', 'MAPPING', 'OPERATOR_PRIMITIVES', 'Rule', 'PrimitiveUse', 'map_op', 'op_class', 'entry_work']
+__all__ = ['SIZES', 'MAPPING', 'OPERATOR_PRIMITIVES', 'Rule', 'PrimitiveUse', 'map_op', 'copy_class', 'op_class', 'entry_work']
 
 # %% ../nbs/51_mapping.ipynb #a6f7bd04
 @dataclass(frozen=True)
@@ -171,6 +171,22 @@ _FUNCTION_CLASS = {  # functions costed by the grid's nearest function (`calibki
     'tanh': 'tanh', 'tanhshrink': 'tanh', 'log_sigmoid': 'logsigmoid',
     'where': 'where', 'masked_fill': 'where'}    # a branch per element on the mask: 4-30x an add's time on a CPU
 
+# %% ../nbs/51_mapping.ipynb #e321e71e
+def copy_class(op:Op) -> str:
+    """The grid's data-movement class of a copy `op` (`calibkit.bench.operators._MOVES`): 'permute' (into another
+    layout), 'gather' (by a tensor of indices), 'upsample' (nearest), 'upsample_bilinear' (an interpolating resample),
+    else 'copy' (concatenations, pads, clones, casts: contiguous reads and writes)."""
+    k, p = op.kind.lower().rstrip('_'), op.params
+    if p.get('layout') == 'permute' or k in ('pixel_shuffle', 'pixelshuffle', 'pixel_unshuffle', 'pixelunshuffle',
+                                              'channel_shuffle', 'channelshuffle', 'native_channel_shuffle'):
+        return 'permute'
+    if p.get('gather') or k in ('index', 'gather', 'index_select', 'take', 'masked_select', 'index_put', 'scatter',
+                                 'scatter_add', '_unsafe_index'): return 'gather'
+    mode = str(p.get('mode', k))
+    if re.search('linear|bicubic|grid_sampl', mode): return 'upsample_bilinear'
+    return 'upsample' if re.search('upsampl|nearest|interpolate', mode) else 'copy'
+
+
 # %% ../nbs/51_mapping.ipynb #a93f487e
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
@@ -203,7 +219,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t in (OT.DROPOUT, OT.STOCHASTIC_DEPTH): return 'dispatch_overhead', 'module', 0.
     if t == OT.VIEW: return None if op.kind in _PY_ONLY else ('dispatch_overhead', 'view', 0.)
     if t == OT.NOOP: return ('dispatch_overhead', 'module', 0.) if op.kind == 'Identity' else None
-    if t == OT.COPY: return 'op_elementwise', 'copy', op.bytes_out * scale / 4   # read and write: an add's traffic
+    if t == OT.COPY: return 'op_elementwise', copy_class(op), op.bytes_out * scale / 4   # work: elements made
     if t == OT.REDUCE: return 'op_pool', 'reduce', mem
     if t == OT.NORM:                    # instance norm is a group norm with a group per channel
         return 'op_layernorm', 'groupnorm' if re.search('group|instance', op.kind.lower()) else 'rmsnorm', mem

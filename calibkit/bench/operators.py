@@ -146,6 +146,24 @@ def _fn_case(name:str, c:int, hw:int) -> OpCase:
     n = c * hw * hw
     return OpCase('op_activation', name, dict(cls=name, c=c, hw=hw, numel=n), build, n, 8. * n)  # (values in, out)
 
+# %% ../../nbs/23_bench_operators.ipynb #57969774
+_MOVES = {  # data movement, each timed: per element from 0.3x an add's time (a concatenation) to 20-30x (a gather)
+    'copy': lambda t, x: functools.partial(t.cat, [x[:, ::2].contiguous()] * 2, 1),          # (cat, clone, pad, repeat)
+    'permute': lambda t, x: lambda: x.permute(0, 2, 3, 1).contiguous(),         # into another layout: NCHW to NHWC
+    'gather': lambda t, x: functools.partial(x.flatten(2).__getitem__,          # by a tensor of indices: x[..., idx]
+                                             (Ellipsis, t.randperm(x[0, 0].numel(), device=x.device))),
+    'upsample': lambda t, x: functools.partial(t.nn.functional.interpolate, x[:, :, ::2, ::2].contiguous(),
+                                               scale_factor=2, mode='nearest'),
+    'upsample_bilinear': lambda t, x: functools.partial(t.nn.functional.interpolate, x[:, :, ::2, ::2].contiguous(),
+                                                        scale_factor=2, mode='bilinear')}
+
+def _move_case(name:str, c:int, hw:int) -> OpCase:
+    "One of `_MOVES` making a (1, c, hw, hw) tensor: an elementwise op whose work is its output's elements."
+    n = c * hw * hw
+    return OpCase('op_elementwise', name, dict(cls=name, c=c, hw=hw, numel=n),
+                  lambda t, dt, dev: _MOVES[name](t, t.randn(1, c, hw, hw, device=dev, dtype=dt)), n, 8. * n)
+
+
 # %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
     "Activations and other functions, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
@@ -155,7 +173,8 @@ def pointwise_cases(quick:bool=False) -> list[OpCase]:
         n = c * hw * hw
         sh = dict(c=c, hw=hw, numel=n)
         for name, mk in _ACTS.items(): cs.append(_mod_case('op_activation', name, sh, mk, (1, c, hw, hw), n, 8.*n))
-        if (c, hw) in sizes[::2]: cs += [_fn_case(f, c, hw) for f in (*_FUNCS, 'where')]  # (slow per element: 3 sizes)
+        if (c, hw) in sizes[::2]:                                  # (slow per element, or movement: 3 sizes)
+            cs += [_fn_case(f, c, hw) for f in (*_FUNCS, 'where')] + [_move_case(k, c, hw) for k in _MOVES]
         cs.append(_mod_case('op_batchnorm', 'bn2d', sh, lambda t, c=c: t.nn.BatchNorm2d(c), (1, c, hw, hw), 2.*n, 8.*n))
         cs.append(_mod_case('op_pool', 'max3s2', sh, lambda t: t.nn.MaxPool2d(3, 2, 1), (1, c, hw, hw), n, 4.*n*1.25))
         cs.append(_mod_case('op_pool', 'max3s1', sh, lambda t: t.nn.MaxPool2d(3, 1, 1), (1, c, hw, hw), n, 4.*n*2))
