@@ -60,6 +60,14 @@ DESIGN = [
     ('torchvision', 'googlenet', 'googlenet', 'cnn'), ('torchvision', 'alexnet', 'alexnet', 'cnn'),
     ('torchvision', 'convnext_tiny', 'convnext', 'cnn'),
     ('hf', 'bert_small', 'bert', 'text'), ('hf', 'distilgpt2', 'gpt2', 'text'),
+    # added in session 17, families on neither side before (chosen before any was measured; tiny_vit, selecsls,
+    # gernet and mobilenetv4 then studied op by op): where the estimator is tried on shapes it was not built on
+    ('timm', 'efficientvit_b0', 'efficientvit', 'vision'), ('timm', 'efficientvit_m0', 'efficientvit_msra', 'vision'),
+    ('timm', 'tiny_vit_5m_224', 'tinyvit', 'vision'), ('timm', 'shvit_s1', 'shvit', 'vision'),
+    ('timm', 'hgnetv2_b0', 'hgnet', 'cnn'), ('timm', 'starnet_s1', 'starnet', 'cnn'),
+    ('timm', 'fasternet_t0', 'fasternet', 'cnn'), ('timm', 'gernet_s', 'gernet', 'cnn'),
+    ('timm', 'selecsls42b', 'selecsls', 'cnn'), ('timm', 'mobilenetv4_conv_small', 'mobilenet', 'cnn'),
+    ('timm', 'resnet10t', 'resnet', 'cnn'), ('timm', 'regnetz_b16', 'regnet', 'cnn'),
 ]
 REPORT = [
     ('torchvision', 'inception_v3', 'inception', 'vision'), ('torchvision', 'vgg11_bn', 'vgg', 'cnn'),
