@@ -185,13 +185,15 @@ def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
 # %% ../nbs/62_estimate.ipynb #971ee883
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
-    """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops, else
-    interpolated in work."""
+    """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops (below all
+    of them in work, no faster than the smallest ones, scaled down as they scale), else interpolated in work."""
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
     f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se',) else None
     got = _from_shape(pts, work, f) if f and work else None
-    if got: ms, q, near = got
+    if got:
+        ms, q, near = got
+        if work < min(p.work for p in pts): ms = max(ms, interp_latency(sorted((p.work, p.ms) for p in pts), work)[0])
     else:
         ms, q = interp_latency([(p.work, p.ms) for p in pts], work)
         near = min(pts, key=lambda p: abs(math.log(max(p.work, 1.) / max(work, 1.))))
@@ -274,7 +276,7 @@ def reorder_pages(op:Op) -> int:
     return math.ceil(op.bytes_weights / 4096) if conv and op.bytes_weights >= MMAP_THRESHOLD else 0
 
 def call_pages(op:Op) -> int:
-    "The 4 KiB pages `op` maps afresh on every call on a CPU (glibc): its new tensor's (`output_pages`) and its weights'."
+    "The 4 KiB pages `op` maps afresh each call on a CPU (glibc): its new tensor's (`output_pages`), its weights'."
     return output_pages(op) + reorder_pages(op)
 
 
@@ -338,7 +340,7 @@ class Estimate:
         return (self.high_ms - self.low_ms) / 2
     @property
     def fresh_pages(self) -> int:
-        "The 4 KiB pages per forward the estimate counts as faulted in afresh (outputs, weights' copies too large to reuse)."
+        "The 4 KiB pages per forward the estimate counts as faulted in afresh (`call_pages`: too large to be reused)."
         return sum(call_pages(o.op) for o in self.ops if o.fresh_ms)
 
 # %% ../nbs/62_estimate.ipynb #e1fa4c53

@@ -191,8 +191,9 @@ class Validation:
 
     @property
     def extra_faults(self) -> Optional[float]:
-        """Page faults per forward beyond the fresh pages the estimate already counts (`Estimate.fresh_pages`: outputs
-        and fp32 convolutions' weight copies too large for the allocator to reuse); None when the OS does not count faults."""
+        """Page faults per forward beyond the fresh pages the estimate already counts (`Estimate.fresh_pages`:
+        outputs and fp32 convolutions' weight copies too large for the allocator to reuse); None when the OS does not
+        count faults."""
         f = self.faults_per_call
         return None if f is None else max(f - self.estimate.fresh_pages, 0.)
 
