@@ -675,8 +675,6 @@ def is_dense(shape:tuple, stride:tuple) -> bool:
 
 # %% ../nbs/50_graph.ipynb #146e1131
 _RELAYOUT = {'contiguous', 'clone', 'reshape', 'flatten'}       # these copy a tensor that is not row-major, only that
-_GATHERS = {'index', 'gather', 'index_select', 'take', 'masked_select', 'index_put', 'scatter', 'scatter_add',
-            '_unsafe_index'}
 
 def _movement(node, mod, t:OperationType, kind:str) -> tuple[OperationType, dict]:
     """(type, params) of a node whose data movement is not what its name says: a reshape or `contiguous` of a permuted
@@ -689,8 +687,8 @@ def _movement(node, mod, t:OperationType, kind:str) -> tuple[OperationType, dict
         if kind == 'contiguous' and dense_in: return OT.VIEW, {}
     if kind == 'getitem' and any(_out(n) and not _out(n)[0][1].is_floating_point for n in node.all_input_nodes[1:]):
         return OT.COPY, {'gather': True}                  # x[idx], x[:, idx], x[mask]: advanced indexing copies
-    if t == OT.COPY and kind == 'interpolate': return t, {'mode': node.kwargs.get('mode', ([*node.args, 0] * 4)[3]
-                                                                                 if len(node.args) > 3 else 'nearest')}
+    if t == OT.COPY and kind == 'interpolate':                   # F.interpolate(x, size, scale_factor, mode, ...)
+        return t, {'mode': node.kwargs.get('mode', node.args[3] if len(node.args) > 3 else 'nearest')}
     if t == OT.COPY and isinstance(getattr(mod, 'mode', None), str): return t, {'mode': mod.mode}
     return t, {}
 
