@@ -209,8 +209,11 @@ def _ints(shape) -> tuple:
     except Exception: raise ModelError(f"a shape that depends on the data ({tuple(shape)})") from None
 
 # %% ../nbs/50_graph.ipynb #1e8090f6
-def _out(node) -> list[tuple[tuple, Any]]:
-    return _tensors(node.meta.get('tensor_meta', node.meta.get('val')))
+def _meta(node):
+    "A node's shape metadata: `tensor_meta` from ShapeProp, or `val` (fake tensors) from export."
+    return node.meta.get('tensor_meta', node.meta.get('val'))
+
+def _out(node) -> list[tuple[tuple, Any]]: return _tensors(_meta(node))
 
 # %% ../nbs/50_graph.ipynb #d28a991c
 def _nbytes(ts) -> float:
@@ -657,7 +660,7 @@ def _gelu_approximation(node, mod) -> str:
 # %% ../nbs/50_graph.ipynb #44ec9aeb
 def _strides(node) -> Optional[tuple]:
     "The strides of a node's first tensor, from its shape metadata (None where it has none)."
-    v = node.meta.get('tensor_meta', node.meta.get('val'))
+    v = _meta(node)
     if isinstance(v, (list, tuple)) and not hasattr(v, 'shape'): v = v[0] if v else None
     s = getattr(v, 'stride', None)
     try: return tuple(int(i) for i in (s() if callable(s) else s))
@@ -681,8 +684,9 @@ def _movement(node, mod, t:OperationType, kind:str) -> tuple[OperationType, dict
     tensor copies it into the new layout (`layout='permute'`), a `contiguous` of a row-major one returns it (a view),
     an index by a tensor gathers (`gather=True`); a resampling keeps its `mode` (nearest, bilinear ...)."""
     a = next(iter(node.all_input_nodes), None)
-    if kind in _RELAYOUT and a is not None and _out(a) and _out(node) and _strides(a) and _strides(node):
-        dense_in, dense_out = is_dense(_out(a)[0][0], _strides(a)), is_dense(_out(node)[0][0], _strides(node))
+    io = [(_out(n), _strides(n)) for n in (a, node)] if kind in _RELAYOUT and a is not None else []
+    if io and all(o and s for o, s in io):
+        dense_in, dense_out = (is_dense(o[0][0], s) for o, s in io)
         if not dense_in and dense_out: return OT.COPY, {'layout': 'permute'}
         if kind == 'contiguous' and dense_in: return OT.VIEW, {}
     if kind == 'getitem' and any(_out(n) and not _out(n)[0][1].is_floating_point for n in node.all_input_nodes[1:]):

@@ -147,15 +147,17 @@ def _fn_case(name:str, c:int, hw:int) -> OpCase:
     return OpCase('op_activation', name, dict(cls=name, c=c, hw=hw, numel=n), build, n, 8. * n)  # (values in, out)
 
 # %% ../../nbs/23_bench_operators.ipynb #57969774
+def _upsample(mode:str):
+    "A 2x resample (`mode`: nearest, bilinear) of the case's tensor at half its size, to the case's shape."
+    return lambda t, x: functools.partial(t.nn.functional.interpolate, x[:, :, ::2, ::2].contiguous(), scale_factor=2,
+                                          mode=mode)
+
 _MOVES = {  # data movement, each timed: per element from 0.3x an add's time (a concatenation) to 20-30x (a gather)
     'copy': lambda t, x: functools.partial(t.cat, [x[:, ::2].contiguous()] * 2, 1),          # (cat, clone, pad, repeat)
     'permute': lambda t, x: lambda: x.permute(0, 2, 3, 1).contiguous(),         # into another layout: NCHW to NHWC
     'gather': lambda t, x: functools.partial(x.flatten(2).__getitem__,          # by a tensor of indices: x[..., idx]
                                              (Ellipsis, t.randperm(x[0, 0].numel(), device=x.device))),
-    'upsample': lambda t, x: functools.partial(t.nn.functional.interpolate, x[:, :, ::2, ::2].contiguous(),
-                                               scale_factor=2, mode='nearest'),
-    'upsample_bilinear': lambda t, x: functools.partial(t.nn.functional.interpolate, x[:, :, ::2, ::2].contiguous(),
-                                                        scale_factor=2, mode='bilinear')}
+    'upsample': _upsample('nearest'), 'upsample_bilinear': _upsample('bilinear')}
 
 def _move_case(name:str, c:int, hw:int) -> OpCase:
     "One of `_MOVES` making a (1, c, hw, hw) tensor: an elementwise op whose work is its output's elements."
