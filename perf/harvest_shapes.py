@@ -44,7 +44,10 @@ def shapes_of(g):
                 batch = max(1, round(p['m'] / (ho * wo)))
                 rec = dict(cin=p['cin'], cout=p['cout'], hw=ho * sh, k=kh, stride=sh, groups=p['groups'], batch=batch)
             elif c[0] == 'op_linear': rec = dict(m=p['m'], din=p['k'], dout=p['n'])
-            else: rec = dict(batch=p.get('batch', 1), m=p['m'], n=p['n'], kk=p['k'])
+            else:                                             # the graph folds a matmul's batch into m
+                out = o.output_shape or ()
+                batch = math.prod(out[:-2]) if len(out) > 2 and p['m'] % math.prod(out[:-2]) == 0 else 1
+                rec = dict(batch=batch, m=p['m'] // batch, n=p['n'], kk=p['k'])
         except (KeyError, TypeError, ZeroDivisionError): continue
         yield (c[0], c[1]), rec, o.flops
 

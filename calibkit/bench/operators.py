@@ -201,6 +201,14 @@ def _linear_case(L, d, dout):
     return _mod_case('op_linear', 'linear', dict(tokens=L, din=d, dout=dout, m=L, n=dout, kk=d),
                      lambda t: t.nn.Linear(d, dout), (1, L, d), 2. * L * d * dout, 4. * (L * d + d * dout + L * dout))
 
+def _bmm_case(b, m, n, k):
+    "A batched matmul: `b` products of (m × k) by (k × n)."
+    def build(t, dt, dev):
+        x, y = t.randn(b, m, k, device=dev, dtype=dt), t.randn(b, k, n, device=dev, dtype=dt)
+        return lambda: t.bmm(x, y)
+    return OpCase('op_matmul', 'bmm', dict(cls='bmm', batch=b, m=m, n=n, kk=k), build,
+                  2. * b * m * n * k, 4. * b * (m * k + k * n + m * n))
+
 _TOK = [(1, 768), (50, 768), (197, 768), (197, 3072), (49, 1024), (1, 2048), (3136, 96), (784, 192), (196, 384)]
 
 def transformer_cases(quick:bool=False) -> list[OpCase]:
@@ -227,13 +235,7 @@ def transformer_cases(quick:bool=False) -> list[OpCase]:
                 OpCase('op_attention', 'mha', dict(cls='mha', tokens=L, embed=E, heads=h), mha,
                        2. * L * E * 3 * E + 4. * L * L * E + 2. * L * E * E,
                        4. * (4 * E * E + 4 * L * E + h * L * L)))
-            def bmm(t, dt, dev, L=L, h=h, E=E):
-                a, b = t.randn(h, L, E//h, device=dev, dtype=dt), t.randn(h, E//h, L, device=dev, dtype=dt)
-                return lambda: t.bmm(a, b)
-
-            cs.append(
-                OpCase('op_matmul', 'bmm', dict(cls='bmm', batch=h, m=L, n=L, kk=E // h), bmm,
-                       2. * h * L * L * (E // h), 4. * (2 * h * L * (E // h) + h * L * L)))
+            cs.append(_bmm_case(h, L, L, E // h))
     return cs
 
 # %% ../../nbs/23_bench_operators.ipynb #d2680bc2
@@ -294,9 +296,10 @@ def se_cases(c:int, # channels
 
 # %% ../../nbs/23_bench_operators.ipynb #99755095
 def model_cases(quick:bool=False) -> list[OpCase]:
-    """Convolutions, linear layers and SE blocks at the shapes models use: `model_shapes.json` (package data, written
-    by perf/harvest_shapes.py from the models the estimator is designed on, at batch 1 and 8 and two resolutions),
-    binned by GEMM shape, the heaviest bins of each class first; quick: the heaviest shape of each class."""
+    """Convolutions, linear layers, batched matmuls and SE blocks at the shapes models use: `model_shapes.json`
+    (package data, written by perf/harvest_shapes.py from the models the estimator is designed on, at batch 1 and 8
+    and two resolutions), binned by GEMM shape, the heaviest bins of each class first; quick: the heaviest shape of
+    each class."""
     shapes = json.loads((importlib.resources.files('calibkit.bench') / 'model_shapes.json').read_text())['shapes']
     cs, seen = [], set()
     for s in shapes:
@@ -305,6 +308,7 @@ def model_cases(quick:bool=False) -> list[OpCase]:
         if s['primitive'] == 'op_se': cs += se_cases(s['channels'], s['squeeze'], s['hw'], s['batch'])
         elif s['primitive'] == 'op_conv2d':
             cs.append(_conv_case(s['cin'], s['cout'], s['hw'], s['k'], s['stride'], s['groups'], s['batch']))
+        elif s['primitive'] == 'op_matmul': cs.append(_bmm_case(s['batch'], s['m'], s['n'], s['kk']))
         else: cs.append(_linear_case(s['m'], s['din'], s['dout']))
     return cs
 
