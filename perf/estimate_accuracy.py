@@ -31,7 +31,9 @@
    estimates scaled by how fast the host ran the calibration's own resnet18 reference (timed alone, as the cases are)
    just before and after each burst, against the calibration's figure for it (what `validate` reports with its
    `HostProbe`): what is left when the host's speed during the measurements is taken out. Both are diagnostics;
-   the targets are judged on the plain error.
+   the targets are judged on the plain error. Last, the host's noise floor: the cases the calibration also timed
+   whole as reference models (resnet18, mobilenet_v2, ... at their batch and size), the bench's figure over the
+   calibration's: one model measured twice in the same run.
 
 **The family split** (written down in session 6 before any rule was tuned to it; the design side holds every family
 earlier sessions designed the estimator on). A family is an architecture, whatever its source or size. Rules may be
@@ -316,6 +318,34 @@ def host_ratio(case, cal):
     return math.exp(statistics.fmean(map(math.log, case.host))) / ref.precision_results['fp32'].median_latency_ms
 
 
+def same_model_twice(rows, cal):
+    """(case, bench over calibration) for each case the calibration also timed whole as a reference model (same
+    model, batch, input size and precision): one model measured twice in the same run, by the bench and by the
+    calibration minutes apart. Their scatter is the host's noise floor under any estimate."""
+    refs = {(o.params['model'], int(o.params['batch']), int(o.params['size']), p): r.median_latency_ms
+            for o in cal.operations('reference_model') for p, r in o.precision_results.items()
+            if r.supported and r.median_latency_ms}
+    out = []
+    for r in rows:
+        prec, batch, size = CONFIGS[r['config']]
+        ms = refs.get((r['model'], batch, size or 224, prec))
+        if ms and r.get('measured_ms'): out.append((f"{r['model']} {r['config']}", r['measured_ms'] / ms))
+    return out
+
+
+def print_noise_floor(rows, cal, con):
+    "The same model measured by the bench and by the calibration (`same_model_twice`), summarised."
+    pairs = same_model_twice(rows, cal)
+    if not pairs: return
+    d = sorted(abs(x - 1) for _, x in pairs)
+    lo, hi = min(pairs, key=lambda p: p[1]), max(pairs, key=lambda p: p[1])
+    con.print(f"one model measured twice (the {len(pairs)} cases the first calibration also timed as reference models):"
+              f" bench over calibration median {statistics.median(x for _, x in pairs):.2f}, apart by a median "
+              f"{statistics.median(d):.1%}, within 5% for {sum(x <= .05 for x in d) / len(d):.0%}; from "
+              f"{lo[1]:.2f} ({lo[0]}) to {hi[1]:.2f} ({hi[0]}): an estimate that matched the calibration's own figure "
+              "for them exactly would still miss the bench's by that much.")
+
+
 def summarise(rows, con):
     med = statistics.median
     t = Table(title="Per side and configuration (estimates from the calibration made before the measurements)")
@@ -437,6 +467,7 @@ def main():
                   else '-', r['error'][:60])
     con.print(t)
     summarise(rows, con)
+    print_noise_floor(rows, cal, con)
     if a.from_run: con.print(f"(re-estimated from {a.from_run[0]}: the measurements and calibrations of that run)")
     else: con.print(f"the machine's own drift over the run ({(time.perf_counter() - t0) / 60:.0f} min): resnet18 fp32 b1 "
               f"{ref0[0]:.2f} -> {ref1[0]:.2f} ms ({ref1[0] / ref0[0] - 1:+.1%}); fp32 matmul 1024² {ref0[1]:.0f} -> "
