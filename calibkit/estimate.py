@@ -185,11 +185,12 @@ def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
 # %% ../nbs/62_estimate.ipynb #971ee883
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
-    """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops (below all
-    of them in work, no faster than the smallest ones, scaled down as they scale), else interpolated in work."""
+    """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops and
+    attention (below all of them in work, no faster than the smallest ones, scaled down as they scale), else
+    interpolated in work."""
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
-    f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se',) else None
+    f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se', 'op_attention') else None
     got = _from_shape(pts, work, f) if f and work else None
     if got:
         ms, q, near = got

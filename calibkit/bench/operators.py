@@ -240,7 +240,8 @@ def transformer_cases(quick:bool=False) -> list[OpCase]:
 
 # %% ../../nbs/23_bench_operators.ipynb #d2680bc2
 _SDPA = [(4, 16, 32), (8, 64, 32), (4, 196, 32), (12, 128, 64), (6, 197, 64), (12, 197, 64), (8, 256, 64),
-         (16, 577, 64), (6, 1500, 64)]            # (batch × heads, tokens, head width): text, ViT, mobile ViT, audio
+         (16, 577, 64), (6, 1500, 64),            # (batch × heads, tokens, head width): text, ViT, mobile ViT, audio
+         (64, 49, 32), (512, 49, 32), (96, 197, 64)]     # 7×7 windows (TinyViT at batch 1 and 8), ViT-B at batch 8
 
 def sdpa_cases(quick:bool=False) -> list[OpCase]:
     """`scaled_dot_product_attention(q, k, v)` alone (what Hugging Face and timm models call; class 'sdpa'), without
@@ -397,7 +398,10 @@ def _grid_entry(c, res:dict, adaptive:Optional[dict]=None) -> OperationCalibrati
 
 # %% ../../nbs/23_bench_operators.ipynb #f80d25bb
 def gemm_point(shape:dict, k:str='kk') -> Optional[tuple]:
-    "Where a convolution, linear layer or matmul sits in GEMM-shape space: (log m·batch, log n, log k)."
+    """Where a convolution, linear layer or matmul sits in GEMM-shape space: (log m·batch, log n, log k); attention
+    (`scaled_dot_product_attention`'s shape) as its scores product: (log batch·heads·tokens, log keys, log head width)."""
+    if 'batch_heads' in shape:
+        shape = {'m': shape['batch_heads'] * shape['seq'], 'n': shape['kv_seq'], k: shape['head_dim']}
     try: return tuple(math.log(max(float(v), 1.)) for v in (shape['m'] * shape.get('batch', 1), shape['n'], shape[k]))
     except (KeyError, TypeError, ValueError): return None
 
