@@ -269,8 +269,9 @@ def _fill_product(op:Op, args:list, ins:list, outs:list):
         _gemm_flops(op, a[-2] if len(a) > 1 else 1, b[-1] if len(b) > 1 else 1, a[-1], batch)
 
 # %% ../nbs/50_graph.ipynb #55fc7f94
-def _fill_attention(op:Op, mod, ins:list):
-    "`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`."
+def _fill_attention(op:Op, mod, ins:list, wts:list=()):
+    """`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`: with a fourth
+    tensor (`attn_mask`, a computed bias or a stored buffer), `mask` (a CPU adds it to every score: up to 2× the time)."""
     if mod is not None and ins:
         q = ins[0][0]
         nb, L = (q[0], q[1]) if mod.batch_first else (q[1], q[0])
@@ -285,6 +286,7 @@ def _fill_attention(op:Op, mod, ins:list):
         op.mac_flops = 2. * bh * L * S * d + 2. * bh * L * S * v[-1]          # QK^T, then PV (value width may differ)
         op.flops = op.mac_flops + 5. * bh * L * S
         op.params.update(batch_heads=bh, seq=L, kv_seq=S, head_dim=d)
+        if len(ins) + len(wts) > 3: op.params['mask'] = True
 
 # %% ../nbs/50_graph.ipynb #1c3630f3
 def _fill_se(op:Op, mod, ins:list):
@@ -326,7 +328,7 @@ def fill_costs(op:Op, mod, args:list, ins, outs, weights:list):
     op.bytes_in, op.bytes_out, op.bytes_weights = _nbytes(ins), _nbytes(outs), _nbytes(weights)
     if t in _CONV_TYPES and outs and ins: _fill_conv(op, mod, ins, outs, weights)
     elif t in (OT.LINEAR, OT.MATMUL): _fill_product(op, args, ins, outs)
-    elif t == OT.MULTIHEAD_ATTENTION: _fill_attention(op, mod, ins)
+    elif t == OT.MULTIHEAD_ATTENTION: _fill_attention(op, mod, ins, weights)
     elif t == OT.SQUEEZE_EXCITE and mod is not None and ins: _fill_se(op, mod, ins)
     elif t in (OT.MAXPOOL, OT.AVGPOOL, OT.ADAPTIVEAVGPOOL): _fill_pool(op, mod, args, ins)
     elif t in _PER_ELEMENT: op.flops = float(_PER_ELEMENT[t] * _numel(outs))
@@ -697,6 +699,20 @@ def _movement(node, mod, t:OperationType, kind:str) -> tuple[OperationType, dict
     return t, {}
 
 
+# %% ../nbs/50_graph.ipynb #402d7a07
+def _stored_mask(node, weights_ph:set, limit:int=500) -> bool:
+    """Whether the `attn_mask` of attention `node` is computed from a parameter or buffer of the model (a bias it
+    always adds), not from its inputs alone (a padding mask); False without a mask."""
+    m = node.kwargs.get('attn_mask', node.args[3] if len(node.args) > 3 else None)
+    todo, seen = [m] if isinstance(m, fx.Node) else [], set()
+    while todo and len(seen) < limit:
+        n = todo.pop()
+        if n.name in seen: continue
+        seen.add(n.name)
+        if n.op == 'get_attr' or n.name in weights_ph: return True
+        todo += n.all_input_nodes
+    return False
+
 # %% ../nbs/50_graph.ipynb #0cb5bef0
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
@@ -723,6 +739,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
         if t == OT.GELU and _gelu_approximation(node, mod) == 'tanh': op.params['approximate'] = 'tanh'
         fill_costs(op, mod, list(node.args), ins, outs, wts)
+        if op.params.get('mask') and not _stored_mask(node, weights_ph): del op.params['mask']   # a padding mask
         ops.append(op)
     names = {o.name for o in ops}
     nodes = [n for n in gm.graph.nodes if n.name in names]

@@ -199,7 +199,8 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
         return 'op_conv2d', conv_class(k, s, p['cin'], p['cout'], p.get('groups', 1)), op.mac_flops
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
     if t == OT.MATMUL: return 'op_matmul', 'bmm', op.mac_flops
-    if t == OT.MULTIHEAD_ATTENTION: return 'op_attention', 'mha' if 'embed' in p else 'sdpa', op.mac_flops
+    if t == OT.MULTIHEAD_ATTENTION:
+        return 'op_attention', 'mha' if 'embed' in p else 'sdpa_mask' if p.get('mask') else 'sdpa', op.mac_flops
     if t == OT.SQUEEZE_EXCITE: return 'op_se', 'se', mem + op.bytes_weights * scale       # timed as whole blocks
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
         k = f.replace('hardtanh', 'relu6')

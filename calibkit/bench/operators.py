@@ -243,16 +243,22 @@ _SDPA = [(4, 16, 32), (8, 64, 32), (4, 196, 32), (12, 128, 64), (6, 197, 64), (1
          (16, 577, 64), (6, 1500, 64),            # (batch × heads, tokens, head width): text, ViT, mobile ViT, audio
          (64, 49, 32), (512, 49, 32), (96, 197, 64)]     # 7×7 windows (TinyViT at batch 1 and 8), ViT-B at batch 8
 
+_SDPA_MASK = [(8, 64, 32), (4, 196, 32), (64, 49, 32), (12, 197, 64), (512, 49, 32)]
+
 def sdpa_cases(quick:bool=False) -> list[OpCase]:
     """`scaled_dot_product_attention(q, k, v)` alone (what Hugging Face and timm models call; class 'sdpa'), without
-    the projections that the 'mha' cases include: scores and attention × V."""
-    def case(bh, L, d):
+    the projections that the 'mha' cases include: scores and attention × V; and with an additive float `attn_mask`
+    (a relative-position bias, a shifted window's mask; class 'sdpa_mask'), which a CPU adds to every score."""
+    def case(bh, L, d, mask=False):
         def build(t, dt, dev):
             q, k, v = (t.randn(1, bh, L, d, device=dev, dtype=dt) for _ in range(3))
-            return lambda: t.nn.functional.scaled_dot_product_attention(q, k, v)
-        return OpCase('op_attention', 'sdpa', dict(cls='sdpa', batch_heads=bh, seq=L, kv_seq=L, head_dim=d), build,
-                      4. * bh * L * L * d, 4. * 4 * bh * L * d)
-    return [case(*s) for s in (_SDPA[1::3] if quick else _SDPA)]
+            m = t.randn(1, bh, L, L, device=dev, dtype=dt) if mask else None
+            return lambda: t.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        cls = 'sdpa_mask' if mask else 'sdpa'
+        return OpCase('op_attention', cls, dict(cls=cls, batch_heads=bh, seq=L, kv_seq=L, head_dim=d), build,
+                      4. * bh * L * L * d, 4. * (4 * bh * L * d + mask * bh * L * L))
+    return [case(*s) for s in (_SDPA[1::3] if quick else _SDPA)] + \
+           [case(*s, mask=True) for s in (_SDPA_MASK[1::2] if quick else _SDPA_MASK)]
 
 # %% ../../nbs/23_bench_operators.ipynb #76b50389
 def overhead_cases() -> list[OpCase]:
