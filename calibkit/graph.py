@@ -270,8 +270,10 @@ def _fill_product(op:Op, args:list, ins:list, outs:list):
 
 # %% ../nbs/50_graph.ipynb #55fc7f94
 def _fill_attention(op:Op, mod, ins:list, wts:list=()):
-    """`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`: with a fourth
-    tensor (`attn_mask`, a computed bias or a stored buffer), `mask` (a CPU adds it to every score: up to 2× the time)."""
+    """`nn.MultiheadAttention` (its projections included), or `scaled_dot_product_attention(q, k, v)`; with a fourth
+    tensor (`attn_mask`, a computed bias or a stored buffer), `mask`: 'fused' for a float mask of 2 or 4 dims (the form
+    PyTorch's fused CPU kernel takes: about 10% more here), 'broadcast' for another (3 dims, boolean: taken apart,
+    1.5-1.9× the time at 196 tokens)."""
     if mod is not None and ins:
         q = ins[0][0]
         nb, L = (q[0], q[1]) if mod.batch_first else (q[1], q[0])
@@ -286,7 +288,10 @@ def _fill_attention(op:Op, mod, ins:list, wts:list=()):
         op.mac_flops = 2. * bh * L * S * d + 2. * bh * L * S * v[-1]          # QK^T, then PV (value width may differ)
         op.flops = op.mac_flops + 5. * bh * L * S
         op.params.update(batch_heads=bh, seq=L, kv_seq=S, head_dim=d)
-        if len(ins) + len(wts) > 3: op.params['mask'] = True
+        if (m := (list(ins[3:]) + list(wts))[:1]):
+            shape, dt = m[0]
+            fused = len(shape) in (2, 4) and getattr(dt, 'is_floating_point', False)
+            op.params['mask'] = 'fused' if fused else 'broadcast'
 
 # %% ../nbs/50_graph.ipynb #1c3630f3
 def _fill_se(op:Op, mod, ins:list):
@@ -716,8 +721,7 @@ def _stored_mask(node, weights_ph:set, limit:int=500) -> bool:
 # %% ../nbs/50_graph.ipynb #0cb5bef0
 def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
     "(ops, users, first inputs) of a traced graph with shapes."
-    mods = dict(gm.named_modules())
-    ops = []
+    mods, ops = dict(gm.named_modules()), []
     for node in gm.graph.nodes:
         if node.op in ('placeholder', 'output', 'get_attr'): continue
         mod = mods.get(node.target) if node.op == 'call_module' else None

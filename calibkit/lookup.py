@@ -178,7 +178,7 @@ _BORROW = {  # operator classes without entries of their own, and the calibrated
     'upsample_bilinear': ['upsample', 'copy', 'add'],                   # profiles made before the grid timed it)
     'reduce': ['adaptive'], 'groupnorm': ['layernorm'], 'rmsnorm': ['layernorm'],
     'sdpa': ['mha'],    # a profile made before the grid timed scaled_dot_product_attention alone
-    'sdpa_mask': ['sdpa', 'mha'],   # ... or with a mask
+    'sdpa_mask': ['sdpa', 'mha'], 'sdpa_mask_bcast': ['sdpa_mask', 'sdpa', 'mha'],   # ... or with a mask
 }
 
 # %% ../nbs/60_lookup.ipynb #2595de6b

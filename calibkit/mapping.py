@@ -187,6 +187,9 @@ def copy_class(op:Op) -> str:
     return 'upsample' if re.search('upsampl|nearest|interpolate', mode) else 'copy'
 
 
+# %% ../nbs/51_mapping.ipynb #5c60b3e0
+_MASKED = {'fused': 'sdpa_mask', 'broadcast': 'sdpa_mask_bcast'}    # attention by its mask's form (`_fill_attention`)
+
 # %% ../nbs/51_mapping.ipynb #a93f487e
 def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     "(primitive, class, work) of the operator entries that cover `op`, or None."
@@ -200,7 +203,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
     if t == OT.MATMUL: return 'op_matmul', 'bmm', op.mac_flops
     if t == OT.MULTIHEAD_ATTENTION:
-        return 'op_attention', 'mha' if 'embed' in p else 'sdpa_mask' if p.get('mask') else 'sdpa', op.mac_flops
+        return 'op_attention', 'mha' if 'embed' in p else _MASKED.get(p.get('mask'), 'sdpa'), op.mac_flops
     if t == OT.SQUEEZE_EXCITE: return 'op_se', 'se', mem + op.bytes_weights * scale       # timed as whole blocks
     if t in (OT.RELU, OT.RELU6, OT.SILU, OT.GELU, OT.HARDSWISH, OT.SIGMOID):
         k = f.replace('hardtanh', 'relu6')

@@ -248,17 +248,19 @@ _SDPA_MASK = [(8, 64, 32), (4, 196, 32), (64, 49, 32), (12, 197, 64), (512, 49, 
 def sdpa_cases(quick:bool=False) -> list[OpCase]:
     """`scaled_dot_product_attention(q, k, v)` alone (what Hugging Face and timm models call; class 'sdpa'), without
     the projections that the 'mha' cases include: scores and attention × V; and with an additive float `attn_mask`
-    (a relative-position bias, a shifted window's mask; class 'sdpa_mask'), which a CPU adds to every score."""
-    def case(bh, L, d, mask=False):
+    (a relative-position bias, a shifted window's mask): of 4 dims, the form PyTorch's fused kernel takes (class
+    'sdpa_mask'), and of 3, broadcast over the batch (class 'sdpa_mask_bcast': TinyViT's biases; on a CPU the fused
+    kernel does not take it)."""
+    def case(bh, L, d, mask=0):
         def build(t, dt, dev):
             q, k, v = (t.randn(1, bh, L, d, device=dev, dtype=dt) for _ in range(3))
-            m = t.randn(1, bh, L, L, device=dev, dtype=dt) if mask else None
+            m = t.randn(*(1, bh, L, L)[4 - mask:], device=dev, dtype=dt) if mask else None
             return lambda: t.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
-        cls = 'sdpa_mask' if mask else 'sdpa'
+        cls = {0: 'sdpa', 4: 'sdpa_mask', 3: 'sdpa_mask_bcast'}[mask]
         return OpCase('op_attention', cls, dict(cls=cls, batch_heads=bh, seq=L, kv_seq=L, head_dim=d), build,
-                      4. * bh * L * L * d, 4. * (4 * bh * L * d + mask * bh * L * L))
-    return [case(*s) for s in (_SDPA[1::3] if quick else _SDPA)] + \
-           [case(*s, mask=True) for s in (_SDPA_MASK[1::2] if quick else _SDPA_MASK)]
+                      4. * bh * L * L * d, 4. * (4 * bh * L * d + bool(mask) * bh * L * L))
+    masked = _SDPA_MASK[1::2] if quick else _SDPA_MASK
+    return [case(*s) for s in (_SDPA[1::3] if quick else _SDPA)] + [case(*s, mask=r) for r in (4, 3) for s in masked]
 
 # %% ../../nbs/23_bench_operators.ipynb #76b50389
 def overhead_cases() -> list[OpCase]:
@@ -405,7 +407,8 @@ def _grid_entry(c, res:dict, adaptive:Optional[dict]=None) -> OperationCalibrati
 # %% ../../nbs/23_bench_operators.ipynb #f80d25bb
 def gemm_point(shape:dict, k:str='kk') -> Optional[tuple]:
     """Where a convolution, linear layer or matmul sits in GEMM-shape space: (log m·batch, log n, log k); attention
-    (`scaled_dot_product_attention`'s shape) as its scores product: (log batch·heads·tokens, log keys, log head width)."""
+    (`scaled_dot_product_attention`'s shape) as its scores product: (log batch·heads·tokens, log keys, log head
+    width)."""
     if 'batch_heads' in shape:
         shape = {'m': shape['batch_heads'] * shape['seq'], 'n': shape['kv_seq'], k: shape['head_dim']}
     try: return tuple(math.log(max(float(v), 1.)) for v in (shape['m'] * shape.get('batch', 1), shape['n'], shape[k]))
