@@ -209,6 +209,7 @@ def _bmm_case(b, m, n, k):
     return OpCase('op_matmul', 'bmm', dict(cls='bmm', batch=b, m=m, n=n, kk=k), build,
                   2. * b * m * n * k, 4. * b * (m * k + k * n + m * n))
 
+# %% ../../nbs/23_bench_operators.ipynb #77146431
 _TOK = [(1, 768), (50, 768), (197, 768), (197, 3072), (49, 1024), (1, 2048), (3136, 96), (784, 192), (196, 384)]
 
 def transformer_cases(quick:bool=False) -> list[OpCase]:
