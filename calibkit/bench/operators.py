@@ -126,7 +126,8 @@ _ACTS = {
     'gelu': lambda t: t.nn.GELU(), 'hardswish': lambda t: t.nn.Hardswish(),
     'sigmoid': lambda t: t.nn.Sigmoid(), 'hardsigmoid': lambda t: t.nn.Hardsigmoid()
 }
-_SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112)]      # (channels, spatial): 16 KB .. 4.8 MB at fp32
+_SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112),       # (channels, spatial): 16 KB .. 4.8 MB at fp32,
+          (192, 128), (256, 160)]     # and past the last-level cache (12.6, 26 MB: batch 8's; 2-3x per element)
 _FUNCS = {  # functions that evaluate a polynomial or series per element: 4-45x an add's time on a CPU, each its own
     'tanh': lambda t, x: t.tanh(x), 'gelu_tanh': lambda t, x: t.nn.functional.gelu(x, approximate='tanh'),
     'softplus': lambda t, x: t.nn.functional.softplus(x), 'mish': lambda t, x: t.nn.functional.mish(x),
@@ -169,7 +170,7 @@ def _move_case(name:str, c:int, hw:int) -> OpCase:
 # %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
     "Activations and other functions, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
-    sizes = _SIZES[::2] if quick else _SIZES
+    sizes = _SIZES[:5:2] if quick else _SIZES
     cs = []
     for c, hw in sizes:
         n = c * hw * hw
@@ -181,6 +182,8 @@ def pointwise_cases(quick:bool=False) -> list[OpCase]:
         cs.append(_mod_case('op_pool', 'max3s2', sh, lambda t: t.nn.MaxPool2d(3, 2, 1), (1, c, hw, hw), n, 4.*n*1.25))
         cs.append(_mod_case('op_pool', 'max3s1', sh, lambda t: t.nn.MaxPool2d(3, 1, 1), (1, c, hw, hw), n, 4.*n*2))
         cs.append(_mod_case('op_pool', 'avg2s2', sh, lambda t: t.nn.AvgPool2d(2, 2), (1, c, hw, hw), n, 4.*n*1.25))
+        cs.append(_mod_case('op_pool', 'avg3s1', sh, lambda t: t.nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+                            (1, c, hw, hw), n, 4.*n*2))         # PoolFormer's token mixer: about 5x avg2s2's time
         cs.append(_mod_case('op_pool', 'adaptive', sh, lambda t: t.nn.AdaptiveAvgPool2d(1), (1, c, hw, hw), n, 4.*n))
         def add(t, dt, dev, c=c, hw=hw):
             a, b = (t.randn(1, c, hw, hw, device=dev, dtype=dt) for _ in range(2))
