@@ -244,6 +244,8 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     if got is None and op.op_type == OT.SQUEEZE_EXCITE: got = self._se(op)    # a profile without whole SE blocks
     if got is not None:
         ms, q, entry, spread = got
+        if op.params.get('strided') and (mv := self._from_class('op_elementwise', 'permute', op.params['strided'])):
+            ms, entry = ms + mv[0], f"{entry} + strided read"        # rows not contiguous: copied or read across
         if self.cold_weights and op.bytes_weights and self.dram_gbps:      # operators were timed with weights in cache
             stream_ms = op.bytes_weights / (self.dram_gbps * 1e9) * 1e3
             if stream_ms > ms:

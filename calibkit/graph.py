@@ -683,6 +683,25 @@ def is_dense(shape:tuple, stride:tuple) -> bool:
     return True
 
 
+# %% ../nbs/50_graph.ipynb #847ce8d9
+_ROWWISE = (OT.LAYERNORM, OT.NORM, OT.SOFTMAX)      # reduce along rows: a kernel copies rows that are not contiguous
+
+def _order(shape:tuple, stride:tuple) -> tuple:
+    "A tensor's layout: its dimensions (size-1 aside) from the outermost in memory to the innermost."
+    return tuple(i for _, i in sorted(((-s, i) for i, (n, s) in enumerate(zip(shape, stride)) if n > 1)))
+
+def _strided(node, t:OperationType) -> int:
+    """Elements that a norm, softmax or elementwise op reads against its layout: a norm's or softmax's input whose
+    rows are not row-major (XCiT keeps its tokens transposed: each LayerNorm copies them first), an elementwise
+    op's same-shape operands laid out unlike the first one (a transposed tensor added to a row-major one); 0 else.
+    A unary op on a permuted tensor follows its layout at no cost."""
+    if t not in _ROWWISE and t != OT.ELEMENTWISE: return 0
+    ts = [(o[0][0], s) for a in node.all_input_nodes if (o := _out(a)) and (s := _strides(a)) and len(o[0][0])]
+    if not ts: return 0
+    if t in _ROWWISE: return 0 if is_dense(*ts[0]) else math.prod(ts[0][0])
+    return sum(math.prod(sh) for sh, st in ts[1:] if sh == ts[0][0] and _order(sh, st) != _order(*ts[0]))
+
+
 # %% ../nbs/50_graph.ipynb #146e1131
 _RELAYOUT = {'contiguous', 'clone', 'reshape', 'flatten'}       # these copy a tensor that is not row-major, only that
 
@@ -740,6 +759,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
                 module=_module_of(node))
         if groups is not None: op.params['groups'] = groups
         op.params.update(moved)
+        if (n := _strided(node, t)): op.params['strided'] = n             # read against its layout
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
         if t == OT.GELU and _gelu_approximation(node, mod) == 'tanh': op.params['approximate'] = 'tanh'
         fill_costs(op, mod, list(node.args), ins, outs, wts)
