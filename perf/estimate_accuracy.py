@@ -436,6 +436,7 @@ def main():
         con.print(f"calibration: {'quick' if a.quick else 'full'}, fp32+bf16, {tcal:.0f} s")
         probe = measure_all(cases, a.bursts, a.budget, con, pool)
         cal2, tcal2 = (None, 0.) if a.no_second else calibration(a.quick, pool)
+        settle(pool, con, "the machine's closing reference")   # not the slow seconds after a calibration exits
         ref1 = pool(machine_reference)
         pool.shutdown()
     from calibkit.timing import combine
