@@ -126,8 +126,8 @@ _ACTS = {
     'gelu': lambda t: t.nn.GELU(), 'hardswish': lambda t: t.nn.Hardswish(),
     'sigmoid': lambda t: t.nn.Sigmoid(), 'hardsigmoid': lambda t: t.nn.Hardsigmoid()
 }
-_SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112),       # (channels, spatial): 16 KB .. 4.8 MB at fp32,
-          (192, 128), (256, 160)]     # and past the last-level cache (12.6, 26 MB: batch 8's; 2-3x per element)
+_SIZES = [(16, 16), (64, 28), (64, 56), (128, 56), (96, 112)]      # (channels, spatial): 16 KB .. 4.8 MB at fp32
+_PAST_CACHE = [(192, 128), (256, 160)]    # 12.6, 26 MB: batch 8's, 2-3x the time per element (full grid only)
 _FUNCS = {  # functions that evaluate a polynomial or series per element: 4-45x an add's time on a CPU, each its own
     'tanh': lambda t, x: t.tanh(x), 'gelu_tanh': lambda t, x: t.nn.functional.gelu(x, approximate='tanh'),
     'softplus': lambda t, x: t.nn.functional.softplus(x), 'mish': lambda t, x: t.nn.functional.mish(x),
@@ -170,7 +170,7 @@ def _move_case(name:str, c:int, hw:int) -> OpCase:
 # %% ../../nbs/23_bench_operators.ipynb #ed6b616a
 def pointwise_cases(quick:bool=False) -> list[OpCase]:
     "Activations and other functions, batch norm, pooling, elementwise add and broadcast multiply over tensor sizes."
-    sizes = _SIZES[:5:2] if quick else _SIZES
+    sizes = _SIZES[::2] if quick else _SIZES + _PAST_CACHE
     cs = []
     for c, hw in sizes:
         n = c * hw * hw
