@@ -472,6 +472,8 @@ class Reference(NamedTuple):
     rounds_ms: tuple = ()       # its median in each round of the calibration, where the profile kept them
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
+    @property
+    def random(self) -> bool: return self.model.startswith('random_')      # a random network: never fitted to
     def at(self, x:float) -> float:
         "The estimate (ms) with an in-model cost of `x` ms per op that computes: added, or overlapped on a GPU."
         if not self.paid: return self.estimate_ms + self.ops * x
@@ -560,10 +562,13 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
 
 # %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
-    """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others:
-    one score per round where the profile kept each round's median (a model is measured at some other moment than the
-    calibration, and the host's own drift over minutes is part of the error), else one per reference."""
-    fits = [in_model_fit(refs[:i] + refs[i + 1:]) for i in range(len(refs))]
+    """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others
+    (a random network's: fitted on every reference model, as models are): one score per round where the profile kept
+    each round's median (a model is measured at some other moment than the calibration, and the host's own drift over
+    minutes is part of the error), else one per reference."""
+    known = [r for r in refs if not r.random]
+    fit_all = in_model_fit(known)
+    fits = [fit_all if r.random else in_model_fit([k for k in known if k is not r]) for r in refs]
     ests = [s * r.at(x) for r, (x, s) in zip(refs, fits)]
     return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
 
@@ -571,8 +576,9 @@ def held_out_scores(refs:list[Reference]) -> list[float]:
 # %% ../nbs/62_estimate.ipynb #5c4c3ccc
 @patch
 def fit_in_model(self:Estimator) -> tuple[float, float]:
-    "Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models at this precision."
-    self.in_model_ms, self.in_model_scale = in_model_fit(self.references())
+    """Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models at this precision
+    (not its random networks)."""
+    self.in_model_ms, self.in_model_scale = in_model_fit([r for r in self.references() if not r.random])
     return self.in_model_ms, self.in_model_scale
 
 # %% ../nbs/62_estimate.ipynb #945e1505
@@ -586,7 +592,8 @@ def _excess(u:float, ref_u:list[float]) -> float:
 @patch
 def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     """(low ms, high ms, what they mean) around the estimate of a model whose ops are `ops`: conformal from the
-    reference models when the profile has enough at this precision, else per-op uncertainties in quadrature (said)."""
+    reference models and random networks when the profile has enough at this precision, else per-op uncertainties in
+    quadrature (said)."""
     total, u, refs = sum(o.ms for o in ops), match_uncertainty(ops), self.references()
     scores = held_out_scores(refs)
     b = conformal_bounds(scores) if len(refs) >= MIN_REFERENCES else None
@@ -600,9 +607,11 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
     e = sorted(math.exp(-s) - 1 for s in scores)
     rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
+    nr = sum(r.random for r in refs)
+    whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
     fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
     return lo, hi, (
-        f"{CONFIDENCE:.0%} interval: on the {len(refs)} reference models this profile timed whole{rounds}, the "
+        f"{CONFIDENCE:.0%} interval: on {whole} this profile timed whole{rounds}, the "
         f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {math.expm1(excess):.0%} on each side "
         f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
         f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside. The estimate includes"

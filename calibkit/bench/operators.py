@@ -6,7 +6,8 @@ Docs: https://calibkit.github.io/calibkit/bench_operators.html.md"""
 
 # %% ../../nbs/23_bench_operators.ipynb #31bb8e24
 from __future__ import annotations
-import contextlib, copy, functools, importlib.resources, json, math, multiprocessing, platform, statistics, warnings
+import contextlib, copy, functools, importlib.resources, json, math, multiprocessing, platform, random, statistics
+import types, warnings
 import numpy as np
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -16,13 +17,13 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, device_clock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['GEMM_LIKE', 'HOST_MOVED', 'REFERENCE_MODELS', 'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase',
-           'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases',
-           'se_cases', 'model_cases', 'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case',
-           'gemm_point', 'shape_rate', 'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary',
-           'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input',
-           'ReferenceRuns', 'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread',
-           'page_fault_cost', 'fresh_page_cost']
+__all__ = ['GEMM_LIKE', 'HOST_MOVED', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM_MODELS', 'MMAP_THRESHOLD', 'channel_alignment',
+           'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases',
+           'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases', 'all_cases', 'precision_mode', 'time_op_case',
+           'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors', 'between', 'adaptive_cases',
+           'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model',
+           'reference_input', 'random_shape', 'random_net', 'ReferenceRuns', 'reference_models', 'fresh_processes',
+           'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -538,13 +539,15 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     burst during one pass does not decide an entry. `progress()` is called once per case, in the last round. Then
     up to 24 shapes (8 quick) where the grid predicts itself worst are added (`adaptive_cases`) and timed alike.
     `steady`: in the allocator's steady state (`calibkit.timing.steady_allocator`), which estimates assume.
-    Where the reference models' rounds moved by more than `HOST_MOVED` (the host sped up or slowed down between
-    them), up to 2 more rounds of both are timed (full calibrations), so that no one slow round decides."""
+    The reference models and random networks (6 quick) are timed whole in rounds between the grid's. Where their
+    rounds moved by more than `HOST_MOVED` (the host sped up or slowed down between them), up to 2 more rounds of
+    both are timed (full calibrations), so that no one slow round decides."""
     if torch is None: import torch
     if steady: steady_allocator()
     clock = device_clock(device, torch)
     cases, rounds = all_cases(quick), max(rounds, 1)
-    refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds, steady=steady)   # (below)
+    refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds,      # (below)
+                            REFERENCE_MODELS + RANDOM_MODELS[:6 if quick else None], steady)
     budget = (0.05 if quick else 0.15) / rounds
     def after(r):                                       # a round of the reference models after each of the grid's;
         refs.time_round(r)                              # another of both while they moved by more than a quiet
@@ -692,12 +695,14 @@ def text_encoder(layers:int=4, width:int=256, torch=None, vocab:int=1000, max_le
 # %% ../../nbs/23_bench_operators.ipynb #8affa205
 def reference_model(name:str, torch=None):
     """A reference model, without weights, in eval mode: a torchvision classifier, 'vit_s6' (a ViT-S/16 of 6
-    layers: 384 wide, 6 heads) or 'text_l{layers}_w{width}' (`text_encoder`)."""
+    layers: 384 wide, 6 heads), 'text_l{layers}_w{width}' (`text_encoder`) or 'random_{seed}' (`random_net`, defined
+    below)."""
     import re, torchvision
     if name == 'vit_s6':
         return torchvision.models.VisionTransformer(224, 16, num_layers=6, num_heads=6, hidden_dim=384,
                                                     mlp_dim=1536).eval()
     if m := re.fullmatch(r'text_l(\d+)_w(\d+)', name): return text_encoder(int(m[1]), int(m[2]), torch)
+    if m := re.fullmatch(r'random_(\d+)', name): return random_net(int(m[1]), torch)
     return torchvision.models.get_model(name, weights=None).eval()
 
 # %% ../../nbs/23_bench_operators.ipynb #a37820b1
@@ -705,6 +710,112 @@ def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtyp
     "A reference model's input: `batch` images `size`² (at `dtype`), or `batch` × `size` token ids for a text encoder."
     if name.startswith('text_'): return torch.randint(0, 1000, (batch, size), device=device)
     return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
+
+# %% ../../nbs/23_bench_operators.ipynb #150777ee
+RANDOM_NETS = 20          # random networks timed whole beside the reference models (never fitted to)
+
+def _random_shape(r:random.Random) -> tuple[int, int]:
+    "(batch, image size) of a random network: the first two draws of its generator."
+    return r.choice((1, 1, 1, 2, 4)), r.choice((96, 128, 160, 192, 224))
+
+def random_shape(seed:int) -> tuple[int, int]:
+    "(batch, image size) that random network `seed` (`random_net`) is timed at."
+    return _random_shape(random.Random(seed))
+
+# %% ../../nbs/23_bench_operators.ipynb #87681c33
+@functools.cache
+def _random_parts(torch):
+    "The blocks random networks are made of (`random_net`), as modules of `torch`; each drawn in full by the caller."
+    nn, F = torch.nn, torch.nn.functional
+    class Residual(nn.Sequential):
+        def forward(s, x): return x + super().forward(x)
+    class SqueezeExcite(nn.Module):
+        def __init__(s, c, hidden, gate):
+            super().__init__(); s.a, s.b, s.gate = nn.Conv2d(c, hidden, 1), nn.Conv2d(hidden, c, 1), gate
+        def forward(s, x): return x * s.gate(s.b(F.relu(s.a(x.mean((2, 3), keepdim=True)))))
+    class Shuffle(nn.Module):               # ShuffleNet v2's unit: half the channels through `branch`, then shuffled
+        def __init__(s, branch): super().__init__(); s.branch = branch
+        def forward(s, x):
+            a, b = x.chunk(2, 1)
+            y = torch.cat([a, s.branch(b)], 1)
+            n, c, h, w = y.shape
+            return y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+    class Attention(nn.Module):             # a pre-norm transformer layer over the pixels as tokens
+        def __init__(s, c, heads, mlp, sdpa):
+            super().__init__()
+            s.heads, s.sdpa, s.mlp = heads, sdpa, mlp
+            s.ln1, s.qkv, s.o, s.ln2 = nn.LayerNorm(c), nn.Linear(c, 3 * c), nn.Linear(c, c), nn.LayerNorm(c)
+        def forward(s, x):
+            n, c, h, w = x.shape
+            t = x.flatten(2).transpose(1, 2)
+            q, k, v = s.qkv(s.ln1(t)).view(n, -1, 3, s.heads, c // s.heads).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(q, k, v) if s.sdpa else \
+                ((q @ k.transpose(-1, -2)) * (c // s.heads) ** -.5).softmax(-1) @ v
+            t = t + s.o(a.transpose(1, 2).reshape(n, -1, c))
+            return (t + s.mlp(s.ln2(t))).transpose(1, 2).reshape(n, c, h, w)
+    class NeXt(nn.Module):                  # ConvNeXt's block: depthwise conv, channels-last LayerNorm and MLP
+        def __init__(s, c, k, mlp):
+            super().__init__(); s.dw, s.ln, s.mlp = nn.Conv2d(c, c, k, 1, k // 2, groups=c), nn.LayerNorm(c), mlp
+        def forward(s, x): return x + s.mlp(s.ln(s.dw(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+    return types.SimpleNamespace(Residual=Residual, SqueezeExcite=SqueezeExcite, Shuffle=Shuffle,
+                                 Attention=Attention, NeXt=NeXt)
+
+# %% ../../nbs/23_bench_operators.ipynb #2c827b6c
+_RANDOM_ACTS = ('ReLU', 'ReLU6', 'GELU', 'SiLU', 'Hardswish', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Mish')
+_BLOCKS = ('conv', 'inverted', 'inverted', 'grouped', 'shuffle', 'attention', 'next', 'pool')
+
+def _random_block(r:random.Random, c:int, res:int, nn, P, act, norm, cba):
+    "One block of `c` channels at `res`² pixels, drawn from `r` (attention only at 28² or fewer, as networks use it)."
+    kind = r.choice(_BLOCKS)
+    mlp = lambda e: nn.Sequential(nn.Linear(c, e * c), act(), nn.Linear(e * c, c))
+    if kind == 'attention' and res > 28: kind = 'next'
+    if kind == 'conv': return (P.Residual if r.random() < .5 else nn.Sequential)(*cba(c, c, r.choice((1, 3, 3, 5))))
+    if kind == 'inverted':
+        e, k = r.choice((2, 3, 4, 6)), r.choice((3, 5, 7))
+        se = [P.SqueezeExcite(c * e, max(8, c * e // r.choice((4, 8, 16))), r.choice((nn.Sigmoid(), nn.Hardsigmoid())))]
+        return P.Residual(*cba(c, c * e, 1), *cba(c * e, c * e, k, g=c * e), *(se if r.random() < .5 else []),
+                          nn.Conv2d(c * e, c, 1, bias=False), nn.BatchNorm2d(c))
+    if kind == 'grouped':
+        g = r.choice([g for g in (2, 4, 8, 16) if c % g == 0])
+        return P.Residual(*cba(c, c, 1), *cba(c, c, 3, g=g), nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+    if kind == 'shuffle':
+        h = c // 2
+        return P.Shuffle(nn.Sequential(*cba(h, h, 1), nn.Conv2d(h, h, 3, 1, 1, groups=h, bias=False),
+                                       nn.BatchNorm2d(h), *cba(h, h, 1)))
+    if kind == 'attention':
+        return P.Attention(c, r.choice([h for h in (1, 2, 4, 8) if c // h >= 16]), mlp(r.choice((2, 3, 4))),
+                           r.random() < .5)
+    if kind == 'next': return P.NeXt(c, r.choice((3, 5, 7)), mlp(r.choice((2, 3, 4))))
+    return r.choice((nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(3, 1, 1)))
+
+# %% ../../nbs/23_bench_operators.ipynb #7c4b6322
+def random_net(seed:int, torch=None):
+    """Random image classifier `seed`, without weights, in eval mode, drawn from `seed` alone (Python's `random`: the
+    same network on every machine): a strided stem, 3-5 stages that each downsample (strided or depthwise conv, or a
+    pool) and hold 1-3 blocks (`_random_block`), global pooling and a classifier; random widths (multiples of 8),
+    activations and norms. It is timed at `random_shape(seed)`."""
+    if torch is None: import torch
+    nn, P, r = torch.nn, _random_parts(torch), random.Random(seed)
+    _random_shape(r)                                            # (the first draws: batch and image size)
+    act = lambda: getattr(nn, r.choice(_RANDOM_ACTS))()
+    def norm(c):
+        k = r.choice(('bn', 'bn', 'bn', 'gn', 'none'))
+        if k == 'gn': return nn.GroupNorm(r.choice([g for g in (1, 2, 4, 8) if c % g == 0]), c)
+        return nn.BatchNorm2d(c) if k == 'bn' else nn.Identity()
+    def cba(ci, co, k, s=1, g=1): return [nn.Conv2d(ci, co, k, s, k // 2, groups=g, bias=False), norm(co), act()]
+    c = r.choice((16, 24, 32))
+    layers, res = cba(3, c, 3, 2), 112
+    for _ in range(r.randint(3, 5)):
+        co, down = min(int(c * r.choice((1.5, 2, 2))) // 8 * 8, 384), r.choice(('conv', 'dw', 'max', 'avg'))
+        if down == 'conv': layers += cba(c, co, r.choice((2, 3)), 2)
+        elif down == 'dw': layers += cba(c, c, 3, 2, g=c) + cba(c, co, 1)
+        else: layers += [(nn.MaxPool2d if down == 'max' else nn.AvgPool2d)(2, 2), *cba(c, co, 1)]
+        c, res = co, res // 2
+        layers += [_random_block(r, c, res, nn, P, act, norm, cba) for _ in range(r.randint(1, 3))]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 1000)).eval()
+
+# %% ../../nbs/23_bench_operators.ipynb #3d961e7b
+RANDOM_MODELS = tuple((f'random_{s}', *random_shape(s)) for s in range(RANDOM_NETS))   # as `REFERENCE_MODELS`
 
 # %% ../../nbs/23_bench_operators.ipynb #cdb9d615
 _NOWORK = OpCase('reference_model', 'reference', {}, None, 0., 0.)     # a whole model: no FLOPs or bytes stated
