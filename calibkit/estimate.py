@@ -562,13 +562,11 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
 
 # %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
-    """log(measured / estimated) of each reference, its estimate including the in-model cost fitted on the others
-    (a random network's: fitted on every reference model, as models are): one score per round where the profile kept
-    each round's median (a model is measured at some other moment than the calibration, and the host's own drift over
-    minutes is part of the error), else one per reference."""
-    known = [r for r in refs if not r.random]
-    fit_all = in_model_fit(known)
-    fits = [fit_all if r.random else in_model_fit([k for k in known if k is not r]) for r in refs]
+    """log(measured / estimated) of each reference (reference model or random network), its estimate including the
+    in-model cost fitted on the others: one score per round where the profile kept each round's median (a model is
+    measured at some other moment than the calibration, and the host's own drift over minutes is part of the error),
+    else one per reference."""
+    fits = [in_model_fit(refs[:i] + refs[i + 1:]) for i in range(len(refs))]
     ests = [s * r.at(x) for r, (x, s) in zip(refs, fits)]
     return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
 
@@ -576,9 +574,9 @@ def held_out_scores(refs:list[Reference]) -> list[float]:
 # %% ../nbs/62_estimate.ipynb #5c4c3ccc
 @patch
 def fit_in_model(self:Estimator) -> tuple[float, float]:
-    """Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models at this precision
-    (not its random networks)."""
-    self.in_model_ms, self.in_model_scale = in_model_fit([r for r in self.references() if not r.random])
+    """Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models and random networks
+    at this precision."""
+    self.in_model_ms, self.in_model_scale = in_model_fit(self.references())
     return self.in_model_ms, self.in_model_scale
 
 # %% ../nbs/62_estimate.ipynb #945e1505
