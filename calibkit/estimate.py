@@ -473,7 +473,7 @@ class Reference(NamedTuple):
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     @property
-    def random(self) -> bool: return self.model.startswith('random_')      # a random network: never fitted to
+    def random(self) -> bool: return self.model.startswith('random_')      # a random network (`random_net`)
     def at(self, x:float) -> float:
         "The estimate (ms) with an in-model cost of `x` ms per op that computes: added, or overlapped on a GPU."
         if not self.paid: return self.estimate_ms + self.ops * x

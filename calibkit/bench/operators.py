@@ -535,19 +535,18 @@ HOST_MOVED = 0.10   # reference rounds apart (median): 4-9% when a shared 2-core
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
-    with its share of the budget, and each case's samples pooled (as the primitives' sweep does): a neighbour's
-    burst during one pass does not decide an entry. `progress()` is called once per case, in the last round. Then
-    up to 24 shapes (8 quick) where the grid predicts itself worst are added (`adaptive_cases`) and timed alike.
-    `steady`: in the allocator's steady state (`calibkit.timing.steady_allocator`), which estimates assume.
-    The reference models and random networks (6 quick) are timed whole in rounds between the grid's. Where their
-    rounds moved by more than `HOST_MOVED` (the host sped up or slowed down between them), up to 2 more rounds of
-    both are timed (full calibrations), so that no one slow round decides."""
+    with its share of the budget, its samples pooled: a neighbour's burst during one pass does not decide an entry.
+    `progress()` is called once per case, in the last round. Then up to 24 shapes (8 quick) where the grid predicts
+    itself worst are added (`adaptive_cases`) and timed alike. `steady`: in the allocator's steady state
+    (`calibkit.timing.steady_allocator`), which estimates assume. The reference models and random networks (6 quick)
+    are timed whole in rounds between the grid's; where their rounds moved by more than `HOST_MOVED` (the host sped
+    up or slowed down), up to 2 more rounds of both are timed (full calibrations): no one slow round decides."""
     if torch is None: import torch
     if steady: steady_allocator()
     clock = device_clock(device, torch)
     cases, rounds = all_cases(quick), max(rounds, 1)
-    refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds,      # (below)
-                            REFERENCE_MODELS + RANDOM_MODELS[:6 if quick else None], steady)
+    wholes = REFERENCE_MODELS + RANDOM_MODELS[:6 if quick else None]
+    refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds, wholes, steady)   # (below)
     budget = (0.05 if quick else 0.15) / rounds
     def after(r):                                       # a round of the reference models after each of the grid's;
         refs.time_round(r)                              # another of both while they moved by more than a quiet
@@ -712,7 +711,7 @@ def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtyp
     return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
 
 # %% ../../nbs/23_bench_operators.ipynb #150777ee
-RANDOM_NETS = 20          # random networks timed whole beside the reference models (never fitted to)
+RANDOM_NETS = 20          # random networks timed whole beside the reference models
 
 def _random_shape(r:random.Random) -> tuple[int, int]:
     "(batch, image size) of a random network: the first two draws of its generator."
