@@ -115,9 +115,11 @@ def nearest_reference(cal, # the profile
                       precision:str, # at this precision
                       ms:float, # the latency to be near (ms)
                      ):
-    "The profile's reference-model entry at `precision` whose median latency is nearest `ms` (by ratio); None if none."
-    refs = [o for o in cal.operations('reference_model')
-            if (r := o.precision_results.get(precision)) and r.supported and r.median_latency_ms]
+    """The profile's reference-model entry at `precision` whose median latency is nearest `ms` (by ratio), of those
+    this calibkit builds as they were timed (`reference_current`); None if none."""
+    from calibkit.bench.operators import reference_current
+    refs = [o for o in cal.operations('reference_model') if reference_current(o.params)
+            and (r := o.precision_results.get(precision)) and r.supported and r.median_latency_ms]
     return min(refs, key=lambda o: abs(math.log(o.precision_results[precision].median_latency_ms / ms)), default=None)
 
 # %% ../nbs/63_validate.ipynb #53890186

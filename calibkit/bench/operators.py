@@ -6,8 +6,8 @@ Docs: https://calibkit.github.io/calibkit/bench_operators.html.md"""
 
 # %% ../../nbs/23_bench_operators.ipynb #31bb8e24
 from __future__ import annotations
-import contextlib, copy, functools, importlib.resources, json, math, multiprocessing, platform, random, statistics
-import types, warnings
+import contextlib, copy, functools, hashlib, importlib.resources, json, math, multiprocessing, platform, random, re
+import statistics, types, warnings
 import numpy as np
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -22,8 +22,9 @@ __all__ = ['GEMM_LIKE', 'HOST_MOVED', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM
            'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases', 'all_cases', 'precision_mode', 'time_op_case',
            'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors', 'between', 'adaptive_cases',
            'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model',
-           'reference_input', 'random_shape', 'random_net', 'ReferenceRuns', 'reference_models', 'fresh_processes',
-           'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
+           'reference_input', 'random_shape', 'random_net', 'random_seed', 'random_fingerprint', 'ReferenceRuns',
+           'reference_current', 'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved',
+           'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -696,12 +697,12 @@ def reference_model(name:str, torch=None):
     """A reference model, without weights, in eval mode: a torchvision classifier, 'vit_s6' (a ViT-S/16 of 6
     layers: 384 wide, 6 heads), 'text_l{layers}_w{width}' (`text_encoder`) or 'random_{seed}' (`random_net`, defined
     below)."""
-    import re, torchvision
+    import torchvision
     if name == 'vit_s6':
         return torchvision.models.VisionTransformer(224, 16, num_layers=6, num_heads=6, hidden_dim=384,
                                                     mlp_dim=1536).eval()
     if m := re.fullmatch(r'text_l(\d+)_w(\d+)', name): return text_encoder(int(m[1]), int(m[2]), torch)
-    if m := re.fullmatch(r'random_(\d+)', name): return random_net(int(m[1]), torch)
+    if (seed := random_seed(name)) is not None: return random_net(seed, torch)
     return torchvision.models.get_model(name, weights=None).eval()
 
 # %% ../../nbs/23_bench_operators.ipynb #a37820b1
@@ -744,6 +745,7 @@ def _random_parts(torch):
             super().__init__()
             s.heads, s.sdpa, s.mlp = heads, sdpa, mlp
             s.ln1, s.qkv, s.o, s.ln2 = nn.LayerNorm(c), nn.Linear(c, 3 * c), nn.Linear(c, c), nn.LayerNorm(c)
+        def extra_repr(s): return f"heads={s.heads}, sdpa={s.sdpa}"
         def forward(s, x):
             n, c, h, w = x.shape
             t = x.flatten(2).transpose(1, 2)
@@ -816,13 +818,25 @@ def random_net(seed:int, torch=None):
 # %% ../../nbs/23_bench_operators.ipynb #3d961e7b
 RANDOM_MODELS = tuple((f'random_{s}', *random_shape(s)) for s in range(RANDOM_NETS))   # as `REFERENCE_MODELS`
 
+def random_seed(name:str) -> Optional[int]:
+    "The seed of random network `name` ('random_{seed}'); None for any other model."
+    return int(m[1]) if (m := re.fullmatch(r'random_(\d+)', name)) else None
+
+@functools.cache
+def random_fingerprint(seed:int, torch=None) -> str:
+    """Random network `seed` as this version of `random_net` builds it (its modules and their settings), hashed. A
+    profile stores it with the network's timing, so that a later calibkit whose `random_net` draws differently does not
+    score another network against it."""
+    return hashlib.sha1(repr(random_net(seed, torch)).encode()).hexdigest()[:16]
+
 # %% ../../nbs/23_bench_operators.ipynb #cdb9d615
 _NOWORK = OpCase('reference_model', 'reference', {}, None, 0., 0.)     # a whole model: no FLOPs or bytes stated
 
 def _reference_entry(name:str, batch:int, size:int, res:dict) -> OperationCalibration:
+    p = dict(cls='reference', model=name, batch=batch, size=size)
+    if (seed := random_seed(name)) is not None: p['fingerprint'] = random_fingerprint(seed)
     return OperationCalibration(operation_type='reference_model', memory_bound=False, precision_results=res,
-                                params=dict(cls='reference', model=name, batch=batch, size=size),
-                                extra_params={'group': 'operators'})
+                                params=p, extra_params={'group': 'operators'})
 
 def _reference_entries(refs, precisions, timings:dict, failed:dict) -> list[OperationCalibration]:
     "Each model's entry: per precision its failure, or its rounds' samples pooled (`combine`) and each round's median."
@@ -857,6 +871,14 @@ class ReferenceRuns:
             for p in precisions:
                 try: self.runs[(i, p)] = _reference_run(copy.deepcopy(m), name, b, s, p, device, torch)
                 except Exception as e: self.failed[(i, p)] = _unsupported(p, e)
+
+# %% ../../nbs/23_bench_operators.ipynb #9a1ddba2
+def reference_current(params:dict) -> bool:
+    """Whether a reference-model entry (its `params`) names the network this calibkit builds: a random network's
+    stored fingerprint must be `random_fingerprint`'s now; entries without one (profiles made before) are taken as
+    they are."""
+    fp, seed = params.get('fingerprint'), random_seed(params['model'])
+    return fp is None or seed is None or fp == random_fingerprint(seed)
 
 # %% ../../nbs/23_bench_operators.ipynb #979c5c4c
 @patch
