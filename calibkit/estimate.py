@@ -469,7 +469,6 @@ class Reference(NamedTuple):
     uncertainty: float          # `match_uncertainty` of its ops
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
     paid: tuple = ()            # on an asynchronous device, those ops' (time alone, CPU time) pairs (`estimate_op`)
-    rounds_ms: tuple = ()       # its median in each round of the calibration, where the profile kept them
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     @property
@@ -516,8 +515,7 @@ def references(self:Estimator) -> list[Reference]:
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
                              sum(x.entry.endswith(' + in-sequence') for x in ops),
-                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
-                             tuple(r.round_medians_ms) if self.statistic == 'median' else ()))
+                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None)))
     self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
     return out
@@ -567,12 +565,9 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
 # %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
     """log(measured / estimated) of each reference (reference model or random network), its estimate including the
-    in-model cost fitted on the others: one score per round where the profile kept each round's median (a model is
-    measured at some other moment than the calibration, and the host's own drift over minutes is part of the error),
-    else one per reference."""
+    in-model cost fitted on the others: one score per network, from its timing over all the calibration's rounds."""
     fits = [in_model_fit(refs[:i] + refs[i + 1:]) for i in range(len(refs))]
-    ests = [s * r.at(x) for r, (x, s) in zip(refs, fits)]
-    return [math.log(m / e) for r, e in zip(refs, ests) for m in (r.rounds_ms or (r.measured_ms,))]
+    return [math.log(r.measured_ms / (s * r.at(x))) for r, (x, s) in zip(refs, fits)]
 
 @functools.lru_cache(maxsize=32)
 def _held_out(refs:tuple) -> tuple:
@@ -613,12 +608,11 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     excess = _excess(u, [r.uncertainty for r in refs])
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
     e = sorted(math.exp(-s) - 1 for s in scores)
-    rounds = f" ({len(scores)} timings, in rounds over the calibration)" if len(scores) > len(refs) else ""
     nr = sum(r.random for r in refs)
     whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
     fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
     return lo, hi, (
-        f"{CONFIDENCE:.0%} interval: on {whole} this profile timed whole{rounds}, the "
+        f"{CONFIDENCE:.0%} interval: on {whole} this profile timed whole, the "
         f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {math.expm1(excess):.0%} on each side "
         f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
         f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside. The estimate includes"
