@@ -73,6 +73,7 @@ class OpEstimate:
     entry: str = ''
     rel_uncertainty: float = 0.
     isolated_ms: Optional[float] = None   # on an asynchronous device: its time alone, before the per-op CPU costs
+    computes: bool = False                # pays the per-op costs in a model (in-sequence, in-model): it computes
     fresh_ms: float = 0.                  # of `ms`, faulting in an output too large to be reused (`fresh_pages`)
     @property
     def low_ms(self) -> float: return self.ms * (1 - min(self.rel_uncertainty, 1.))
@@ -300,8 +301,9 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     e = self._isolated(op, subgraph)
     # (an op bound by streaming its weights from DRAM already pays for cold weights, which the
     # in-sequence cost measures)
-    if (self.sequence_ms or self.in_model_ms or self.asynchronous) and e.source != 'none' and e.entry and \
-            not e.entry.startswith('dispatch_overhead') and not e.entry.endswith('(weights from DRAM)'):
+    e.computes = e.source != 'none' and bool(e.entry) and not e.entry.startswith('dispatch_overhead') and \
+        not e.entry.endswith('(weights from DRAM)')
+    if e.computes and (self.sequence_ms or self.in_model_ms or self.asynchronous):
         if self.asynchronous:
             e.isolated_ms, cpu = e.ms, self.overhead_ms + self.sequence_ms + self.in_model_ms
             if cpu > e.ms: e.ms, e.bound = cpu, 'overhead'          # the launch outlasts the op: launch-bound
@@ -514,7 +516,7 @@ def references(self:Estimator) -> list[Reference]:
         cpu = self.overhead_ms + self.sequence_ms
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
-                             sum(x.entry.endswith(' + in-sequence') for x in ops),
+                             sum(x.computes for x in ops),
                              tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None)))
     self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
