@@ -158,13 +158,25 @@ def _glibc():
     except (OSError, AttributeError): return None
 
 # %% ../nbs/02_timing.ipynb #5385cab2
-def steady_allocator() -> bool:
-    """Keep freed memory in this process for reuse (glibc): large tensors come from the heap, which is never trimmed,
-    so a tensor allocated again reuses pages already mapped instead of faulting them in. Process-wide and one-way
-    (the process keeps its peak heap). True when set; False where the C library is not glibc (nothing changed)."""
+def steady_allocator(heap:int=0, # bytes of free heap to hold from now on (see below); 0: none beyond what is used
+                    ) -> bool:
+    """Keep freed memory in this process for reuse (glibc): tensors under 32 MiB come from the heap, which is never
+    trimmed, so a tensor allocated again reuses pages already mapped instead of faulting them in. A block of 32 MiB or
+    more is mapped afresh (and faulted in) on every allocation unless the heap has that much free: `heap` grows it
+    by that much first (blocks under the threshold, touched, then freed), so that one of up to about `heap` bytes does
+    not fault either, whatever the process allocated before. Process-wide and one-way (the process keeps its peak
+    heap). True when set; False where the C library is not glibc (nothing changed)."""
     libc = _glibc()
     if libc is None: return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+    blocks = [libc.malloc(_HEAP_BLOCK) for _ in range(-(-heap // _HEAP_BLOCK))]
+    for b in blocks:
+        if b: ctypes.memset(b, 0, _HEAP_BLOCK)
+    for b in blocks: libc.free(b)                  # (adjacent: they merge into one free block at the heap's top)
+    return ok and all(blocks)
+
+_HEAP_BLOCK = 16 * 2**20                           # under the mmap threshold: from the heap
 
 # %% ../nbs/02_timing.ipynb #4319ade3
 def minor_faults() -> Optional[int]:

@@ -21,10 +21,10 @@ __all__ = ['GEMM_LIKE', 'HOST_MOVED', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM
            'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases', 'transformer_cases',
            'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases', 'all_cases', 'precision_mode', 'time_op_case',
            'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors', 'between', 'adaptive_cases',
-           'adaptive_summary', 'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model',
-           'reference_input', 'random_shape', 'random_net', 'random_seed', 'random_fingerprint', 'ReferenceRuns',
-           'reference_current', 'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved',
-           'round_spread', 'page_fault_cost', 'fresh_page_cost']
+           'adaptive_summary', 'grid_heap', 'calibrate_operators', 'sequence_overhead', 'text_encoder',
+           'reference_model', 'reference_input', 'random_shape', 'random_net', 'random_seed', 'random_fingerprint',
+           'ReferenceRuns', 'reference_current', 'reference_models', 'fresh_processes', 'ReferenceProcess',
+           'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -356,9 +356,11 @@ def time_op_case(case: OpCase, precision: str, torch, device: str, clock, budget
         return measure(fn, clock, warmup=1, min_reps=min_reps, max_reps=300, budget_s=budget_s, min_time_s=min_time_s)
 
 # %% ../../nbs/23_bench_operators.ipynb #a6967a7d
+_WIDTH = {'fp64': 2., 'fp16': .5, 'bf16': .5}        # bytes per element over fp32's (`OpCase.nbytes` is at fp32)
+
 def op_result(case:OpCase, precision:str, t:TimingResult, rounds:Sequence[TimingResult]=()) -> PrecisionTestResult:
     "The figures of an operator case from its timing (`t`, the `rounds` pooled, whose medians it keeps)."
-    scale = {'fp64': 2., 'fp16': .5, 'bf16': .5}.get(precision, 1.)
+    scale = _WIDTH.get(precision, 1.)
     ms = lambda x: x * 1e3
     return PrecisionTestResult(
         precision=precision, supported=True, correct=None,
@@ -530,6 +532,13 @@ def adaptive_summary(ops:list, precision:str='fp32') -> Optional[str]:
             f"convolutions and linear layers predicted from the others ({precision}): median error "
             f"{pct(statistics.median(b))} -> {pct(statistics.median(a))}, worst {pct(max(b))} -> {pct(max(a))}")
 
+# %% ../../nbs/23_bench_operators.ipynb #7031930e
+def grid_heap(cases:list, precisions=('fp32',)) -> int:
+    """Free heap (bytes) for the operator grid to hold (`steady_allocator(heap=...)`): twice the largest case's bytes
+    (inputs, weights, output, and what a kernel copies of them each call) at the widest of `precisions`, so that no
+    case's 32 MiB block is mapped afresh and faulted in on every call."""
+    return int(2 * max((c.nbytes for c in cases), default=0) * max(_WIDTH.get(p, 1.) for p in precisions))
+
 # %% ../../nbs/23_bench_operators.ipynb #592146b3
 HOST_MOVED = 0.10   # reference rounds apart (median): 4-9% when a shared 2-core host was quiet, 14-32% not
 
@@ -539,13 +548,14 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     with its share of the budget, its samples pooled: a neighbour's burst during one pass does not decide an entry.
     `progress()` is called once per case, in the last round. Then up to 24 shapes (8 quick) where the grid predicts
     itself worst are added (`adaptive_cases`) and timed alike. `steady`: in the allocator's steady state
-    (`calibkit.timing.steady_allocator`), which estimates assume. The reference models and random networks (6 quick)
+    (`calibkit.timing.steady_allocator`), which estimates assume, with heap held for the largest case on a CPU
+    (`grid_heap`: no entry pays faults that the estimate adds itself). The reference models and random networks (6 quick)
     are timed whole in rounds between the grid's; where their rounds moved by more than `HOST_MOVED` (the host sped
     up or slowed down), up to 2 more rounds of both are timed (full calibrations): no one slow round decides."""
     if torch is None: import torch
-    if steady: steady_allocator()
-    clock = device_clock(device, torch)
     cases, rounds = all_cases(quick), max(rounds, 1)
+    if steady: steady_allocator(grid_heap(cases, precisions) if device == 'cpu' else 0)
+    clock = device_clock(device, torch)
     wholes = REFERENCE_MODELS + RANDOM_MODELS[:6 if quick else None]
     refs = ReferenceProcess(precisions, device, 0.15 if quick else 0.3, rounds, wholes, steady)   # (below)
     budget = (0.05 if quick else 0.15) / rounds
