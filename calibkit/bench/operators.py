@@ -547,11 +547,10 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
     with its share of the budget, its samples pooled: a neighbour's burst during one pass does not decide an entry.
     `progress()` is called once per case, in the last round. Then up to 24 shapes (8 quick) where the grid predicts
-    itself worst are added (`adaptive_cases`) and timed alike. `steady`: in the allocator's steady state
-    (`calibkit.timing.steady_allocator`), which estimates assume, with heap held for the largest case on a CPU
-    (`grid_heap`: no entry pays faults that the estimate adds itself). The reference models and random networks (6 quick)
-    are timed whole in rounds between the grid's; where their rounds moved by more than `HOST_MOVED` (the host sped
-    up or slowed down), up to 2 more rounds of both are timed (full calibrations): no one slow round decides."""
+    itself worst are added (`adaptive_cases`) and timed alike. `steady`: in the allocator's steady state, which
+    estimates assume, holding heap for the largest case on a CPU (`grid_heap`). The reference models and random
+    networks (6 quick) are timed whole in rounds between the grid's; where their rounds moved by more than
+    `HOST_MOVED` (the host sped up or slowed down), up to 2 more rounds of both are timed (full calibrations)."""
     if torch is None: import torch
     cases, rounds = all_cases(quick), max(rounds, 1)
     if steady: steady_allocator(grid_heap(cases, precisions) if device == 'cpu' else 0)
