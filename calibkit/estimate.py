@@ -490,6 +490,7 @@ def _reference_graph(name:str, batch:int, size:int, precision:str) -> Graph:
     return extract(reference_model(name, torch).to(dt), reference_input(name, batch, size, torch, dtype=dt),
                    f"{name} b{batch} {size}" + ('' if name.startswith('text_') else '²'))
 
+# %% ../nbs/62_estimate.ipynb #61817281
 _REFS = {}                                # the references' estimates, per profile, precision and statistic
 
 @patch

@@ -153,6 +153,8 @@ def _glibc():
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
         libc.gnu_get_libc_version.restype = ctypes.c_char_p
+        libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]      # (`steady_allocator`)
+        libc.free.argtypes = [ctypes.c_void_p]
         libc.gnu_get_libc_version()
         return libc
     except (OSError, AttributeError): return None
@@ -169,8 +171,6 @@ def steady_allocator(heap:int=0, # bytes of free heap to hold from now on (see b
     libc = _glibc()
     if libc is None: return False
     ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
     blocks = [libc.malloc(_HEAP_BLOCK) for _ in range(-(-heap // _HEAP_BLOCK))]
     for b in blocks:
         if b: ctypes.memset(b, 0, _HEAP_BLOCK)

@@ -13,6 +13,7 @@ from typing import Optional
 from .precision import canonical, torch_dtype
 from .graph import Graph, extract, trace
 from .estimate import Estimate, estimate
+from .bench.operators import reference_current
 from .platform import detect, identity_differences, describe_identity
 from .registry import resolve
 from .console import progress as console_progress
@@ -117,7 +118,6 @@ def nearest_reference(cal, # the profile
                      ):
     """The profile's reference-model entry at `precision` whose median latency is nearest `ms` (by ratio), of those
     this calibkit builds as they were timed (`reference_current`); None if none."""
-    from calibkit.bench.operators import reference_current
     refs = [o for o in cal.operations('reference_model') if reference_current(o.params)
             and (r := o.precision_results.get(precision)) and r.supported and r.median_latency_ms]
     return min(refs, key=lambda o: abs(math.log(o.precision_results[precision].median_latency_ms / ms)), default=None)

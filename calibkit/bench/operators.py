@@ -17,14 +17,15 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, device_clock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['GEMM_LIKE', 'FAULT_SLACK', 'HOST_MOVED', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM_MODELS', 'MMAP_THRESHOLD',
+__all__ = ['GEMM_LIKE', 'FAULT_SLACK', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM_MODELS', 'HOST_MOVED', 'MMAP_THRESHOLD',
            'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases',
            'transformer_cases', 'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases', 'all_cases',
            'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors',
-           'between', 'adaptive_cases', 'adaptive_summary', 'grid_heap', 'least_faulting', 'calibrate_operators',
-           'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input', 'random_shape', 'random_net',
-           'random_seed', 'random_fingerprint', 'ReferenceRuns', 'reference_current', 'reference_models',
-           'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost', 'fresh_page_cost']
+           'between', 'adaptive_cases', 'adaptive_summary', 'grid_heap', 'least_faulting', 'pooled',
+           'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input',
+           'random_shape', 'random_net', 'random_seed', 'random_fingerprint', 'ReferenceRuns', 'reference_current',
+           'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost',
+           'fresh_page_cost']
 
 # %% ../../nbs/23_bench_operators.ipynb #0718bf69
 def channel_alignment(cin:int, cout:int, groups:int=1) -> int:
@@ -551,9 +552,11 @@ def least_faulting(rounds:list[TimingResult]) -> list[TimingResult]:
     least = min(r.faults_per_call for r in rounds)
     return [r for r in rounds if r.faults_per_call <= least + FAULT_SLACK]
 
-# %% ../../nbs/23_bench_operators.ipynb #592146b3
-HOST_MOVED = 0.10   # reference rounds apart (median): 4-9% when a shared 2-core host was quiet, 14-32% not
+def pooled(timings:dict) -> dict:
+    "Each grid case's rounds (`timings`: key -> its rounds) pooled once (`combine`), from those that faulted least."
+    return {k: combine(least_faulting(t)) for k, t in timings.items()}
 
+# %% ../../nbs/23_bench_operators.ipynb #592146b3
 def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool = False, torch=None,
                         progress=None, rounds: int = 3, steady: bool = True) -> list[OperationCalibration]:
     """Operator calibration entries (PyTorch) at each precision. The grid is measured `rounds` times over, each case
@@ -562,7 +565,7 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
     itself worst are added (`adaptive_cases`) and timed alike. `steady`: in the allocator's steady state, which
     estimates assume, holding heap for the largest case on a CPU (`grid_heap`). The reference models and random
     networks (6 quick) are timed whole in rounds between the grid's; where their rounds moved by more than
-    `HOST_MOVED` (the host sped up or slowed down), up to 2 more rounds of both are timed (full calibrations)."""
+    `HOST_MOVED` (below: the host sped up or slowed down), up to 2 more rounds of both are timed (full ones)."""
     if torch is None: import torch
     cases, rounds = all_cases(quick), max(rounds, 1)
     if steady: steady_allocator(grid_heap(cases, precisions) if device == 'cpu' else 0)
@@ -575,12 +578,12 @@ def calibrate_operators(precisions=('fp32', ), device: str = 'cpu', quick: bool 
         return refs.moved() > HOST_MOVED                # host moves them
     timings, failed = _time_grid(cases, precisions, torch, device, clock, budget, rounds, progress, after,
                                  0 if quick else 2)
-    comb = {k: combine(least_faulting(t)) for k, t in timings.items()}     # each case's rounds pooled, once
+    comb = pooled(timings)
     ms = {p: [comb[(i, p)].median_s if (i, p) in comb else None for i in range(len(cases))] for p in precisions}
     adds = _adapt(cases, ms, 8 if quick else 24)       # adaptive sampling: where the grid predicts itself worst
     more, why = [c for c, _ in adds], [w for _, w in adds]
     t2, f2 = _time_grid(more, precisions, torch, device, clock, budget, rounds) if adds else ({}, {})
-    comb2 = {k: combine(least_faulting(t)) for k, t in t2.items()}
+    comb2 = pooled(t2)
     res = lambda c, i, p, t, f, raw: f.get((i, p)) or op_result(c, p, t[(i, p)], raw[(i, p)])
     out = [_grid_entry(c, {p: res(c, i, p, comb, failed, timings) for p in precisions})
            for i, c in enumerate(cases)] + \
@@ -864,6 +867,7 @@ def _reference_entries(refs, precisions, timings:dict, failed:dict) -> list[Oper
     res = lambda i, p: failed.get((i, p)) or op_result(_NOWORK, p, combine(t := timings[(i, p)]), t)
     return [_reference_entry(n, b, s, {p: res(i, p) for p in precisions}) for i, (n, b, s) in enumerate(refs)]
 
+# %% ../../nbs/23_bench_operators.ipynb #f851442c
 def _reference_run(m, name:str, batch:int, size:int, precision:str, device:str, torch):
     "(model `m` moved to `device` at `precision`, its input), after one call (its first, which sets kernels up)."
     dt = torch_dtype(precision, torch)
@@ -1045,6 +1049,8 @@ def _apart(medians:list) -> Optional[float]:
     return max(medians) / min(medians) - 1 if len(medians) >= 2 and min(medians) > 0 else None
 
 # %% ../../nbs/23_bench_operators.ipynb #4b4a73bb
+HOST_MOVED = 0.10   # reference rounds apart (median): 4-9% when a shared 2-core host was quiet, 14-32% not
+
 @patch
 def moved(self:ReferenceProcess) -> float:
     """How far the host moved between the rounds timed so far: the median over the reference runs of their slowest
