@@ -25,9 +25,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
-           'OpEstimate', 'Estimator', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate', 'match_uncertainty',
-           'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores',
-           'estimate']
+           'OpEstimate', 'calmest', 'typical_factor', 'Estimator', 'output_pages', 'reorder_pages', 'call_pages',
+           'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre',
+           'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -55,7 +55,7 @@ UNCERTAINTY = {MatchQuality.EXACT: .05, MatchQuality.SIZE_INTERPOLATED: .10, Mat
 class ClassPoint(NamedTuple):
     "One operator entry as the estimator reads it."
     work: float                 # FLOPs or bytes (`mapping.entry_work`)
-    ms: float                   # latency (median, or min)
+    ms: float                   # latency: calmest round's median × the profile's typical factor, or min (`_index`)
     key: str                    # the entry's key in the profile
     spread: float               # half the 95% CI, relative to the median
     shape: Optional[tuple]      # (log m, log n, log k) for GEMM-like entries, else None
@@ -93,20 +93,40 @@ def _latency(r, statistic:str) -> Optional[float]:
     "A result's median latency, or its minimum where `statistic` is 'min' and it has one."
     return r.min_latency_ms if statistic == 'min' and r.min_latency_ms is not None else r.median_latency_ms
 
+# %% ../nbs/62_estimate.ipynb #d2427473
+def calmest(r) -> Optional[float]:
+    "The median of a result's calmest round (its lowest round median); its median where it was not timed in rounds."
+    rm = [x for x in r.round_medians_ms if x]
+    return min(rm) if len(rm) >= 2 else r.median_latency_ms
+
+def typical_factor(results:list) -> float:
+    """How much slower than in its calmest round an entry of a profile typically ran: the median over `results` timed
+    in rounds of their median over `calmest` (1 where none was)."""
+    f = [r.median_latency_ms / c for r in results if len(r.round_medians_ms) >= 2 and r.median_latency_ms
+         and (c := calmest(r))]
+    return statistics.median(f) if f else 1.
+
+
 # %% ../nbs/62_estimate.ipynb #f8fc419d
 def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Optional[float], list]:
-    "(operator entries by (primitive, class) as sorted `ClassPoint`s, one page fault's ms, in-sequence figures)."
-    classes, fault_ms, seq = defaultdict(list), None, []
-    for (prim, cls), rows in lk.class_index(precision).items():
+    """(operator entries by (primitive, class) as sorted `ClassPoint`s, one page fault's ms, in-sequence figures).
+    An entry's latency: its minimum (`statistic='min'`), else its `calmest` round's median times the profile's
+    `typical_factor` at `precision`."""
+    classes, fault_ms, seq, index = defaultdict(list), None, [], lk.class_index(precision)
+    grid = lambda prim, cls: cls not in ('page_fault', 'sequence') and (prim.startswith('op_') or
+                                                                       prim == 'dispatch_overhead')
+    typical = typical_factor([r for (p, c), rows in index.items() if grid(p, c) for _, r in rows
+                              if r.median_latency_ms])
+    for (prim, cls), rows in index.items():
         for o, r in rows:
             if cls == 'page_fault': fault_ms = r.median_latency_ms or fault_ms   # prices a validation's faults
             elif cls == 'sequence':                                             # per op (may be 0)
                 if r.median_latency_ms is not None: seq.append((o.params.get('weight_bytes'), _latency(r, statistic)))
-            elif (prim.startswith('op_') or prim == 'dispatch_overhead') and r.median_latency_ms:
+            elif grid(prim, cls) and r.median_latency_ms:
                 spread = ((r.ci_high_ms or r.median_latency_ms) - (r.ci_low_ms or r.median_latency_ms)) / 2 \
                          / r.median_latency_ms
-                classes[(prim, cls)].append(ClassPoint(entry_work(o), _latency(r, statistic) or r.median_latency_ms,
-                                                       o.key, spread, gemm_point(o.params)))
+                ms = r.min_latency_ms if statistic == 'min' and r.min_latency_ms else calmest(r) * typical
+                classes[(prim, cls)].append(ClassPoint(entry_work(o), ms, o.key, spread, gemm_point(o.params)))
     return {k: sorted(v) for k, v in classes.items()}, fault_ms, seq
 
 # %% ../nbs/62_estimate.ipynb #867da462
@@ -120,8 +140,8 @@ def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
 
 # %% ../nbs/62_estimate.ipynb #b5027de1
 class Estimator:
-    """Latency estimates from one calibration profile, from each entry's median latency (or its minimum:
-    `statistic='min'`)."""
+    """Latency estimates from one calibration profile, from each operator entry's calmest round at the profile's typical
+    speed (`_index`), or from its minimum (`statistic='min'`)."""
     def __init__(self, cal:HardwareCalibration, precision:str='fp32', statistic:str='median'):
         if statistic not in ('median', 'min'):
             raise ValueError(f"statistic must be 'median' or 'min', not {statistic!r}")

@@ -448,6 +448,7 @@ def main():
             try:
                 meas = r['measured_ms'] = old['measured_ms'] if old else combine(c.timings).median_s * 1e3
                 r['faults_per_call'] = old.get('faults_per_call') if old else combine(c.timings).faults_per_call
+                r['burst_ms'] = old.get('burst_ms') if old else [t.median_s * 1e3 for t in c.timings]
                 est, lo, hi, feat = estimate_of(c, cal)                # a failure here keeps the measurement
                 r.update(estimate_ms=est, low_ms=lo, high_ms=hi, err=est / meas - 1,
                          held=bool(lo <= meas <= hi), **feat)
