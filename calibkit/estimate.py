@@ -25,9 +25,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
-           'OpEstimate', 'calmest', 'typical_factor', 'Estimator', 'output_pages', 'reorder_pages', 'call_pages',
-           'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre',
-           'in_model_fit', 'held_out_scores', 'estimate']
+           'OpEstimate', 'calmest', 'typical_factor', 'Estimator', 'same_batch', 'output_pages', 'reorder_pages',
+           'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost',
+           'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -59,6 +59,7 @@ class ClassPoint(NamedTuple):
     key: str                    # the entry's key in the profile
     spread: float               # half the 95% CI, relative to the median
     shape: Optional[tuple]      # (log m, log n, log k) for GEMM-like entries, else None
+    batch: int = 1              # images a convolution entry was timed on
 
 # %% ../nbs/62_estimate.ipynb #47931be9
 @dataclass
@@ -126,7 +127,8 @@ def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Op
                 spread = ((r.ci_high_ms or r.median_latency_ms) - (r.ci_low_ms or r.median_latency_ms)) / 2 \
                          / r.median_latency_ms
                 ms = r.min_latency_ms if statistic == 'min' and r.min_latency_ms else calmest(r) * typical
-                classes[(prim, cls)].append(ClassPoint(entry_work(o), ms, o.key, spread, gemm_point(o.params)))
+                classes[(prim, cls)].append(ClassPoint(entry_work(o), ms, o.key, spread, gemm_point(o.params),
+                                                       int(o.params.get('batch', 1))))
     return {k: sorted(v) for k, v in classes.items()}, fault_ms, seq
 
 # %% ../nbs/62_estimate.ipynb #867da462
@@ -203,15 +205,28 @@ def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
     nbytes = op.bytes_in + op.bytes_out + op.bytes_weights
     return nbytes / (self.dram_gbps * 1e9) * 1e3 if self.dram_gbps and nbytes else None
 
+# %% ../nbs/62_estimate.ipynb #62bbcc65
+def same_batch(pts:list, prim:str, op:Op) -> list:
+    """A convolution's entries timed on as many images as it runs on (one, or several) where its class has 3 or more,
+    else all of them: a CPU runs a batch through other kernels than one image. v34: a 1×1 convolution 168→672 of 8
+    pooled images (SE-like, 1²) took 130 µs, of one image 14 µs; read as throughput, those batch-8 entries made
+    FBNet's batch-1 1×1 convolutions at 5² 15× too slow (fbnetc_100 at 160²: +75%)."""
+    if prim != 'op_conv2d' or not op.input_shapes or not op.input_shapes[0]: return pts
+    many = op.input_shapes[0][0] > 1
+    same = [p for p in pts if (p.batch > 1) == many]
+    return same if len(same) >= 3 else pts
+
+
 # %% ../nbs/62_estimate.ipynb #971ee883
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops and
-    attention (below all of them in work, no faster than the smallest ones, scaled down as they scale), else
-    interpolated in work."""
+    attention (below all of them in work, no faster than the smallest ones, scaled down as they scale; a convolution
+    from the entries at its batch, `same_batch`), else interpolated in work."""
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
     f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se', 'op_attention') else None
+    if f: pts = same_batch(pts, prim, op)
     got = _from_shape(pts, work, f) if f and work else None
     if got:
         ms, q, near = got
