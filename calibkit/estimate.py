@@ -211,8 +211,9 @@ def same_batch(pts:list, prim:str, op:Op) -> list:
     else all of them: a CPU runs a batch through other kernels than one image. v34: a 1×1 convolution 168→672 of 8
     pooled images (SE-like, 1²) took 130 µs, of one image 14 µs; read as throughput, those batch-8 entries made
     FBNet's batch-1 1×1 convolutions at 5² 15× too slow (fbnetc_100 at 160²: +75%)."""
-    if prim != 'op_conv2d' or not op.input_shapes or not op.input_shapes[0]: return pts
-    many = op.input_shapes[0][0] > 1
+    x = op.input_shapes[0] if op.input_shapes else None
+    if prim != 'op_conv2d' or not isinstance(x, (tuple, list)) or not x: return pts     # (its input's shape unknown)
+    many = x[0] > 1
     same = [p for p in pts if (p.batch > 1) == many]
     return same if len(same) >= 3 else pts
 
