@@ -96,15 +96,14 @@ def _latency(r, statistic:str) -> Optional[float]:
 
 # %% ../nbs/62_estimate.ipynb #d2427473
 def calmest(r) -> Optional[float]:
-    "The median of a result's calmest round (its lowest round median); its median where it was not timed in rounds."
+    "The median of a result's calmest round (its lowest round median); None where it was not timed in rounds."
     rm = [x for x in r.round_medians_ms if x]
-    return min(rm) if len(rm) >= 2 else r.median_latency_ms
+    return min(rm) if len(rm) >= 2 else None
 
 def typical_factor(results:list) -> float:
     """How much slower than in its calmest round an entry of a profile typically ran: the median over `results` timed
     in rounds of their median over `calmest` (1 where none was)."""
-    f = [r.median_latency_ms / c for r in results if len(r.round_medians_ms) >= 2 and r.median_latency_ms
-         and (c := calmest(r))]
+    f = [r.median_latency_ms / c for r in results if r.median_latency_ms and (c := calmest(r))]
     return statistics.median(f) if f else 1.
 
 
@@ -112,7 +111,7 @@ def typical_factor(results:list) -> float:
 def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Optional[float], list]:
     """(operator entries by (primitive, class) as sorted `ClassPoint`s, one page fault's ms, in-sequence figures).
     An entry's latency: its minimum (`statistic='min'`), else its `calmest` round's median times the profile's
-    `typical_factor` at `precision`."""
+    `typical_factor` at `precision`; an entry not timed in rounds, its median (already at the host's typical speed)."""
     classes, fault_ms, seq, index = defaultdict(list), None, [], lk.class_index(precision)
     grid = lambda prim, cls: cls not in ('page_fault', 'sequence') and (prim.startswith('op_') or
                                                                        prim == 'dispatch_overhead')
@@ -126,7 +125,8 @@ def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Op
             elif grid(prim, cls) and r.median_latency_ms:
                 spread = ((r.ci_high_ms or r.median_latency_ms) - (r.ci_low_ms or r.median_latency_ms)) / 2 \
                          / r.median_latency_ms
-                ms = r.min_latency_ms if statistic == 'min' and r.min_latency_ms else calmest(r) * typical
+                calm = calmest(r) if statistic != 'min' else None
+                ms = calm * typical if calm else _latency(r, statistic)
                 classes[(prim, cls)].append(ClassPoint(entry_work(o), ms, o.key, spread, gemm_point(o.params),
                                                        int(o.params.get('batch', 1))))
     return {k: sorted(v) for k, v in classes.items()}, fault_ms, seq
