@@ -7,7 +7,10 @@ evaluation uses (batch 1 at its own resolution and at 160² for the CNNs, batch 
 linear layers, batched matmuls and squeeze-and-excitation blocks with their shapes. Shapes are binned per operator
 class on a log2 grid of their GEMM shape (m, n, k: output pixels × batch, output channels, input channels per group ×
 kernel area; for a squeeze-and-excitation block pixels × batch, channels, squeezed channels); a bin keeps the shape
-that carries the most FLOPs in it. A bin is timed when some model in some configuration spends at least --min-share of
+that carries the most FLOPs in it. Each shape is binned twice, on that grid and on one whose pixel axis (m) is half as
+coarse, and a shape kept on either grid is timed: a 3×3 convolution 512→512 runs 0.64 ms at 5² and 1.18 ms at 6² on an
+Intel Xeon (oneDNN changes its blocking), and on the log2 grid both are one bin, whose 6² shape priced ResNet-18's 5²
+convolutions at 160² 67% high. A bin is timed when some model in some configuration spends at least --min-share of
 its FLOPs in it, and each class also keeps its --per-class bins with the largest such share (three times that for
 linear layers and SE blocks, each all one class; SE blocks by that rank alone, their FLOPs being few). Shares, not
 FLOPs: kept by FLOPs the bins had been mostly batch-8 shapes, and the small ones batch 1 and 160² use, where CPU
@@ -62,6 +65,32 @@ def gemm_shape(prim, r):
     return r['batch'] * r['m'], r['n'], r['kk']
 
 
+M_STEPS = (1., .5)      # the pixel axis's bin width in octaves: the log2 grid, then one half as coarse
+
+
+def select(found_all, m_step:float, per_class:int, min_share:float) -> list:
+    "The shapes kept on the grid whose m axis is binned `m_step` octaves wide (n and k: one octave), in class order."
+    share = defaultdict(float)      # (class, bin, model, configuration) -> share of that configuration's FLOPs
+    best = {}                       # (class, bin) -> (FLOPs, record) of its heaviest shape
+    for name, cfg, found in found_all:
+        total = sum(f for *_, f in found) or 1.
+        for key, rec, flops in found:
+            m, n, k = (math.log2(max(v, 1)) for v in gemm_shape(key[0], rec))
+            b = (key, (round(m / m_step) * m_step, round(n), round(k)))
+            share[b + (name, cfg)] += flops / total
+            if flops > best.get(b, (0.,))[0]: best[b] = (flops, rec)
+    top = defaultdict(float)        # (class, bin) -> the largest share of one configuration's FLOPs in it
+    for (key, cell, *_), v in share.items(): top[key, cell] = max(top[key, cell], v)
+    per = defaultdict(list)
+    for (key, cell), (_, rec) in best.items(): per[key].append((top[key, cell], rec))
+    out = []
+    for (prim, cls), cells in sorted(per.items()):
+        keep = per_class * (3 if prim in ('op_linear', 'op_se') else 1)    # one class spans every width and length
+        for i, (t, rec) in enumerate(sorted(cells, key=lambda c: -c[0])):
+            if i < keep or (t >= min_share and prim != 'op_se'): out.append(dict(primitive=prim, cls=cls, **rec))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=str(OUT))
@@ -69,8 +98,7 @@ def main():
     ap.add_argument('--min-share', type=float, default=.01)
     a = ap.parse_args()
     from calibkit.graph import extract
-    share = defaultdict(float)      # (class, log2 bin, model, configuration) -> share of that configuration's FLOPs
-    best = {}                       # (class, log2 bin) -> (FLOPs, record) of its heaviest shape
+    found_all = []                  # (model, configuration, what shapes_of found)
     for source, name, family, kind in DESIGN:
         m = build(source, name)
         for cfg, (prec, batch, size) in CONFIGS.items():
@@ -78,28 +106,17 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
                 g = extract(m, make_input(source, name, kind, m, batch, size, torch.float32), name)
-            found = list(shapes_of(g))
-            total = sum(f for *_, f in found) or 1.
-            for key, rec, flops in found:
-                b = (key, tuple(round(math.log2(max(v, 1))) for v in gemm_shape(key[0], rec)))
-                share[b + (name, cfg)] += flops / total
-                if flops > best.get(b, (0.,))[0]: best[b] = (flops, rec)
-        print(f"{name}: {len(best)} bins so far", flush=True)
-    top = defaultdict(float)        # (class, log2 bin) -> the largest share of one configuration's FLOPs in it
-    for (key, cell, *_), v in share.items(): top[key, cell] = max(top[key, cell], v)
-    per = defaultdict(list)
-    for (key, cell), (_, rec) in best.items(): per[key].append((top[key, cell], rec))
+            found_all.append((name, cfg, list(shapes_of(g))))
+        print(f"{name}: {sum(len(f) for *_, f in found_all)} ops so far", flush=True)
     out = {'source': 'perf/harvest_shapes.py over the DESIGN models of perf/estimate_accuracy.py',
-           'per_class': a.per_class, 'min_share': a.min_share, 'shapes': []}
-    for (prim, cls), cells in sorted(per.items()):
-        keep = a.per_class * (3 if prim in ('op_linear', 'op_se') else 1)    # one class spans every width and length
-        for i, (t, rec) in enumerate(sorted(cells, key=lambda c: -c[0])):
-            if i < keep or (t >= a.min_share and prim != 'op_se'):
-                out['shapes'].append(dict(primitive=prim, cls=cls, **rec))
+           'per_class': a.per_class, 'min_share': a.min_share, 'm_steps': list(M_STEPS), 'shapes': []}
+    for step in M_STEPS:
+        for s in select(found_all, step, a.per_class, a.min_share):
+            if s not in out['shapes']: out['shapes'].append(s)
     Path(a.out).write_text(json.dumps(out, indent=1) + '\n')
     counts = defaultdict(int)
     for s in out['shapes']: counts[s['primitive']] += 1
-    print(f"{len(best)} bins in {len(per)} classes; kept {len(out['shapes'])} shapes: {dict(counts)} -> {a.out}")
+    print(f"kept {len(out['shapes'])} shapes: {dict(counts)} -> {a.out}")
 
 
 if __name__ == '__main__': main()
