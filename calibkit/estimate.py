@@ -507,6 +507,7 @@ class Reference(NamedTuple):
     uncertainty: float          # `match_uncertainty` of its ops
     ops: int = 0                # its ops that pay the per-op costs (those that compute)
     paid: tuple = ()            # on an asynchronous device, those ops' (time alone, CPU time) pairs (`estimate_op`)
+    rounds: tuple = ()          # each calibration round's median (ms), in the order taken; () when not kept
     @property
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     @property
@@ -554,7 +555,8 @@ def references(self:Estimator) -> list[Reference]:
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
                              sum(x.computes for x in ops),
-                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None)))
+                             tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
+                             tuple(r.round_medians_ms) if self.statistic == 'median' else ()))
     self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
     return out
@@ -604,9 +606,11 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
 # %% ../nbs/62_estimate.ipynb #ce3bac44
 def held_out_scores(refs:list[Reference]) -> list[float]:
     """log(measured / estimated) of each reference (reference model or random network), its estimate including the
-    in-model cost fitted on the others: one score per network, from its timing over all the calibration's rounds."""
+    in-model cost fitted on the others: one score per round it was timed in (its `rounds`, spread over the
+    calibration), else one from its timing over them all. Per round, the host's own drift from one moment to the next
+    is in the scores, as it is in any later measurement of a model."""
     fits = [in_model_fit(refs[:i] + refs[i + 1:]) for i in range(len(refs))]
-    return [math.log(r.measured_ms / (s * r.at(x))) for r, (x, s) in zip(refs, fits)]
+    return [math.log(m / (s * r.at(x))) for r, (x, s) in zip(refs, fits) for m in (r.rounds or (r.measured_ms,))]
 
 @functools.lru_cache(maxsize=32)
 def _held_out(refs:tuple) -> tuple:
@@ -646,13 +650,16 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
             "grid); expect it to be too narrow")
     excess = _excess(u, [r.uncertainty for r in refs])
     lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
-    e = sorted(math.exp(-s) - 1 for s in scores)
+    e = sorted(math.exp(s) - 1 for s in scores)                # measured over estimated, less one
     nr = sum(r.random for r in refs)
     whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
     fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
+    rounds = f" in each of the {len(scores)} rounds they were timed in (the host's drift between them included)" \
+        if len(scores) > len(refs) else ""
     return lo, hi, (
-        f"{CONFIDENCE:.0%} interval: on {whole} this profile timed whole, the "
-        f"estimate was off by {e[0]:+.0%} to {e[-1]:+.0%}" + (f", widened by {math.expm1(excess):.0%} on each side "
+        f"{CONFIDENCE:.0%} interval: {whole} this profile timed whole measured{rounds} within "
+        f"{math.expm1(b[0]):+.0%} to {math.expm1(b[1]):+.0%} of their estimates, {CONFIDENCE:.0%} of the time (all: "
+        f"{e[0]:+.0%} to {e[-1]:+.0%})" + (f"; widened by {math.expm1(excess):.0%} on each side "
         f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
         f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside. The estimate includes"
         f" what they ran beyond their ops timed alone: {fit}{self.in_model_ms * 1e3:.0f} µs per op that computes.")
