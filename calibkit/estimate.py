@@ -654,7 +654,7 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     nr = sum(r.random for r in refs)
     whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
     fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
-    rounds = f" in each of the {len(scores)} rounds they were timed in (the host's drift between them included)" \
+    rounds = f" in each round they were timed in ({len(scores)} timings; the host's drift between rounds included)" \
         if len(scores) > len(refs) else ""
     return lo, hi, (
         f"{CONFIDENCE:.0%} interval: {whole} this profile timed whole measured{rounds} within "
