@@ -556,7 +556,7 @@ def references(self:Estimator) -> list[Reference]:
                              sum(x.ms for x in ops), match_uncertainty(ops),
                              sum(x.computes for x in ops),
                              tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
-                             tuple(r.round_medians_ms) if self.statistic == 'median' else ()))
+                             tuple(x for x in r.round_medians_ms if x) if self.statistic == 'median' else ()))
     self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
     return out
