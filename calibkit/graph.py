@@ -690,15 +690,31 @@ def _order(shape:tuple, stride:tuple) -> tuple:
     "A tensor's layout: its dimensions (size-1 aside) from the outermost in memory to the innermost."
     return tuple(i for _, i in sorted(((-s, i) for i, (n, s) in enumerate(zip(shape, stride)) if n > 1)))
 
+def _channels_last(shape:tuple, stride:tuple) -> bool:
+    "Whether an (N, C, H, W) tensor lies in memory as (N, H, W, C): PyTorch's channels-last."
+    return len(shape) == 4 and is_dense(*(tuple(v[i] for i in (0, 2, 3, 1)) for v in (shape, stride)))
+
+def _as_matrix(shape:tuple, stride:tuple) -> bool:
+    "Whether a linear layer's input (..., features) reads as one (rows, features) matrix, either way round, uncopied."
+    lead = [(n, s) for n, s in zip(shape[:-1], stride[:-1]) if n > 1]
+    if any(s != s2 * n2 for (_, s), (n2, s2) in zip(lead, lead[1:])): return False     # rows do not collapse
+    return stride[-1] == 1 or shape[-1] == 1 or not lead or lead[-1][1] == 1
+
 def _strided(node, t:OperationType) -> int:
-    """Elements that a norm, softmax or elementwise op reads against its layout: a norm's or softmax's input whose
-    rows are not row-major (XCiT keeps its tokens transposed: each LayerNorm copies them first), an elementwise
-    op's same-shape operands laid out unlike the first one (a transposed tensor added to a row-major one); 0 else.
-    A unary op on a permuted tensor follows its layout at no cost."""
-    if t not in _ROWWISE and t != OT.ELEMENTWISE: return 0
+    """Elements that an op reads against its layout, which it copies or reads across first; 0 else:
+    - a norm's or softmax's input whose rows are not row-major (XCiT keeps its tokens transposed);
+    - an elementwise op's same-shape operands laid out unlike the first one (a transposed tensor added to a row-major
+      one); a unary op on a permuted tensor follows its layout at no cost;
+    - a convolution's input that is not row-major: PyTorch copies it, save a batch of more than one image in
+      channels-last, which it convolves as it lies (tokens transposed back into an image, as SegFormer's or XCiT's);
+    - a linear layer's input that is no (rows, features) matrix either way round (a batch of transposed tokens)."""
+    if t not in _ROWWISE + _CONV_TYPES + (OT.ELEMENTWISE, OT.LINEAR): return 0
     ts = [(o[0][0], s) for a in node.all_input_nodes if (o := _out(a)) and (s := _strides(a)) and len(o[0][0])]
     if not ts: return 0
-    if t in _ROWWISE: return 0 if is_dense(*ts[0]) else math.prod(ts[0][0])
+    (sh, st), n = ts[0], math.prod(ts[0][0])
+    if t in _ROWWISE: return 0 if is_dense(sh, st) else n
+    if t in _CONV_TYPES: return 0 if is_dense(sh, st) or (sh[0] > 1 and _channels_last(sh, st)) else n
+    if t == OT.LINEAR: return 0 if _as_matrix(sh, st) else n
     return sum(math.prod(sh) for sh, st in ts[1:] if sh == ts[0][0] and _order(sh, st) != _order(*ts[0]))
 
 
