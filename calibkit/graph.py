@@ -715,7 +715,7 @@ def _strided(node, t:OperationType) -> int:
     if t in _ROWWISE: return 0 if is_dense(sh, st) else n
     if t in _CONV_TYPES: return 0 if is_dense(sh, st) or (sh[0] > 1 and _channels_last(sh, st)) else n
     if t == OT.LINEAR: return 0 if _as_matrix(sh, st) else n
-    return sum(math.prod(sh) for sh, st in ts[1:] if sh == ts[0][0] and _order(sh, st) != _order(*ts[0]))
+    return sum(n for s2, t2 in ts[1:] if s2 == sh and _order(s2, t2) != _order(sh, st))  # same shape: same n
 
 
 # %% ../nbs/50_graph.ipynb #146e1131

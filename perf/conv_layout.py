@@ -4,26 +4,21 @@ the same run. The evidence for `calibkit.graph._strided` on convolutions and lin
 
     .venv/bin/python perf/conv_layout.py [--threads 2]
 
-Columns: the best of 7 rounds' means of 20 calls, ms, with calibkit's steady allocator (no page faults per call;
-without it a batch-8 depthwise conv's output faults in afresh each call and looks 5x slower). 'as laid' is the op on
+Columns: median per-call ms (`calibkit.timing.measure`: to a 2% confidence interval or 0.5 s), with calibkit's steady
+allocator (no page faults per call; without it a batch-8 depthwise conv's output faults in afresh each call and looks
+5x slower). 'as laid' is the op on
 the non-row-major input, 'copy' that input's `.contiguous()` alone; 'as laid / row-major' above
 '(row-major + copy) / row-major' means the op pays more than the copy.
 """
-import argparse, statistics, time
+import argparse
 import torch
 from rich.console import Console
 from rich.table import Table
-from calibkit.timing import steady_allocator
+from calibkit.timing import measure, steady_allocator
 
-def best_ms(f, rounds:int=7, calls:int=20) -> float:
-    "The best of `rounds` means of `calls` calls of `f`, after 5 warm-up calls."
-    for _ in range(5): f()
-    out = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(calls): f()
-        out.append((time.perf_counter() - t) / calls)
-    return min(out) * 1e3
+def ms(f) -> float:
+    "The median per-call time of `f`, ms, as calibkit times an operator (`calibkit.timing.measure`)."
+    return measure(f, budget_s=0.5).median_s * 1e3
 
 def tokens_image(b, c, h):
     "A (b, c, h, h) view of tokens (b, h*h, c): channels-last strides."
@@ -59,7 +54,7 @@ def main():
         t.add_column(col, justify='left' if col == 'case' else 'right')
     with torch.inference_mode():
         for label, m, x, xs in cases():
-            r, s, c = best_ms(lambda: m(x)), best_ms(lambda: m(xs)), best_ms(lambda: xs.contiguous())
+            r, s, c = ms(lambda: m(x)), ms(lambda: m(xs)), ms(lambda: xs.contiguous())
             t.add_row(label, f"{r:.3f}", f"{s:.3f}", f"{c:.3f}", f"{s / r:.2f}", f"{(r + c) / r:.2f}",
                       str(m(xs).is_contiguous()))
     Console(width=160).print(t)
