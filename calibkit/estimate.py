@@ -25,9 +25,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
-           'OpEstimate', 'calmest', 'typical_factor', 'Estimator', 'same_batch', 'output_pages', 'reorder_pages',
-           'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost',
-           'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
+           'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator', 'same_batch', 'output_pages',
+           'reorder_pages', 'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference',
+           'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -140,6 +140,18 @@ def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
             if r and r.supported and r.measured_bandwidth_gbps]
     return max(gemv) if gemv else cal.measured_bandwidth_gbps
 
+# %% ../nbs/62_estimate.ipynb #0731dd1a
+def stream_curve(cal:HardwareCalibration, precision:str) -> list[tuple[float, float]]:
+    """(matrix bytes, GB/s) of the profile's matrix-vector products at `precision` (else fp32), smallest first, from
+    the fastest on: how fast a kernel that reads its operand once gets it from a working set that size. Below the
+    fastest size the per-call overhead, not the memory, sets the figure, so the curve starts there."""
+    pts = sorted((float(b), r.measured_bandwidth_gbps) for o in cal.operations('blas2_gemv')
+                 if (b := o.params.get('matrix_bytes'))
+                 for r in [o.precision_results.get(precision) or o.precision_results.get('fp32')]
+                 if r and r.supported and r.measured_bandwidth_gbps)
+    top = max(range(len(pts)), key=lambda i: pts[i][1]) if pts else 0
+    return pts[top:]
+
 # %% ../nbs/62_estimate.ipynb #b5027de1
 class Estimator:
     """Latency estimates from one calibration profile, from each operator entry's calmest round at the profile's typical
@@ -157,12 +169,26 @@ class Estimator:
         caches = (cal.metadata.preflight or {}).get('caches') or {}
         self.llc_bytes = max(caches.values()) if caches else None
         self.dram_gbps = _dram_gbps(cal, self.precision)
-        self.cold_weights = False        # set per model: weights larger than the last-level cache stream from DRAM
+        self._stream = stream_curve(cal, self.precision)
+        self.stream_gbps = None          # set per model (`weight_gbps`): how fast its ops' weights come
         self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
         self.in_model_scale = 1.         # on every op (CPU), from the reference models too
         self.asynchronous = cal.metadata.device_type == 'cuda'   # a GPU runs an op while the CPU launches the next
         fp = self._classes.get(('dispatch_overhead', 'fresh_page'))
         self.fresh_page_ms = fp[0].ms if fp else 0.     # a page of an output too large to be reused (CPU, glibc)
+
+# %% ../nbs/62_estimate.ipynb #06f43f33
+@patch
+def weight_gbps(self:Estimator, weight_bytes:float) -> Optional[float]:
+    """How fast an op gets its weights in a model whose forward reads `weight_bytes` of them: the matrix-vector
+    product's bandwidth with that working set (`stream_curve`, interpolated in log bytes, flat beyond its ends). A
+    profile without that curve: its DRAM bandwidth when the weights exceed the last-level cache, else None (each op
+    as timed)."""
+    pts = self._stream
+    if len(pts) < 2:
+        return self.dram_gbps if self.llc_bytes and weight_bytes > self.llc_bytes else None
+    lb = [math.log(b) for b, _ in pts]
+    return float(np.interp(math.log(max(weight_bytes, 1.)), lb, [g for _, g in pts]))
 
 # %% ../nbs/62_estimate.ipynb #e3bbcbc1
 @patch
@@ -283,11 +309,11 @@ def _isolated(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
         ms, q, entry, spread = got
         if op.params.get('strided') and (mv := self._from_class('op_elementwise', 'permute', op.params['strided'])):
             ms, entry = ms + mv[0], f"{entry} + strided read"        # rows not contiguous: copied or read across
-        if self.cold_weights and op.bytes_weights and self.dram_gbps:      # operators were timed with weights in cache
-            stream_ms = op.bytes_weights / (self.dram_gbps * 1e9) * 1e3
+        if self.stream_gbps and op.bytes_weights:        # timed alone, its weights warmer than in the model
+            stream_ms = op.bytes_weights / (self.stream_gbps * 1e9) * 1e3
             if stream_ms > ms:
                 return OpEstimate(op, subgraph, stream_ms, 'memory', 'operator', q,
-                                  f"{entry} (weights from DRAM)", UNCERTAINTY[q] + spread)
+                                  f"{entry} (weights at {self.stream_gbps:.3g} GB/s)", UNCERTAINTY[q] + spread)
         gemm = cls[0] in GEMM_LIKE + ('op_attention',) and not cls[1].startswith('dw')
         bound = ('overhead' if ms < 2 * self.overhead_ms or cls[0] == 'dispatch_overhead' else
                  'compute' if gemm else 'memory')
@@ -335,10 +361,10 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     before: the op costs the larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs),
     not their sum."""
     e = self._isolated(op, subgraph)
-    # (an op bound by streaming its weights from DRAM already pays for cold weights, which the
+    # (an op bound by streaming its weights already pays for cold weights, which the
     # in-sequence cost measures)
     e.computes = e.source != 'none' and bool(e.entry) and not e.entry.startswith('dispatch_overhead') and \
-        not e.entry.endswith('(weights from DRAM)')
+        not e.entry.endswith(' GB/s)')
     if e.computes and (self.sequence_ms or self.in_model_ms or self.asynchronous):
         if self.asynchronous:
             e.isolated_ms, cpu = e.ms, self.overhead_ms + self.sequence_ms + self.in_model_ms
@@ -472,10 +498,10 @@ def summary(self:Estimate) -> str:
 # %% ../nbs/62_estimate.ipynb #59cd979e
 @patch
 def model_ops(self:Estimator, g:Graph, sub_of:Optional[dict]=None) -> list[OpEstimate]:
-    """Every op of `g` estimated, after the model-level settings: weights beyond the last-level cache stream from
-    DRAM; the in-sequence cost read at the model's weight bytes. `sub_of`: op name -> subgraph id."""
+    """Every op of `g` estimated, after the model-level settings: the bandwidth its weights come at and the
+    in-sequence cost, both read at the model's weight bytes. `sub_of`: op name -> subgraph id."""
     weights = sum(o.bytes_weights for o in g.ops)
-    self.cold_weights = bool(self.llc_bytes and weights > self.llc_bytes)
+    self.stream_gbps = self.weight_gbps(weights)
     self.sequence_ms = self.sequence_at(weights)
     return [self.estimate_op(o, (sub_of or {}).get(o.name, 0)) for o in g.ops]
 
@@ -536,7 +562,7 @@ def references(self:Estimator) -> list[Reference]:
     m = self.cal.metadata
     key = (m.hardware_name, str(m.calibration_date), len(self.cal.operation_profiles), self.precision, self.statistic)
     if key in _REFS: return _REFS[key]
-    out, state = [], (self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale)
+    out, state = [], (self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale)
     self.in_model_ms, self.in_model_scale = 0., 1.
     for o in self.cal.operations('reference_model'):
         r, p = o.precision_results.get(self.precision), o.params
@@ -557,7 +583,7 @@ def references(self:Estimator) -> list[Reference]:
                              sum(x.computes for x in ops),
                              tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
                              tuple(x for x in r.round_medians_ms if x) if self.statistic == 'median' else ()))
-    self.cold_weights, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
+    self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
     _REFS[key] = out
     return out
 
