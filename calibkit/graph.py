@@ -254,7 +254,7 @@ def _fill_conv(op:Op, mod, ins, outs, weights:list):
     else: op.mac_flops = 2. * nb * co * ho * wo * (cin // groups) * kh * kw
     op.flops = op.mac_flops + (nb * co * ho * wo if len(weights) > 1 else 0)
     op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
-                     k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else None)
+                     k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else op.params.get('stride'))
 
 # %% ../nbs/50_graph.ipynb #3b6514d9
 def _fill_product(op:Op, args:list, ins:list, outs:list):
@@ -624,6 +624,11 @@ def _groups(node) -> int:
     "The `groups` of a functional convolution: positional (ATen's `conv2d`, index 6) or keyword (`F.conv2d`)."
     return node.args[6] if len(node.args) > 6 else node.kwargs.get('groups', 1)
 
+def _conv_stride(node, dims:int=2) -> tuple:
+    "The stride of a functional convolution, positional (index 3) or keyword, one per spatial dimension (`dims`)."
+    s = node.args[3] if len(node.args) > 3 else node.kwargs.get('stride', 1)
+    return tuple(s) if isinstance(s, (list, tuple)) else (s,) * dims
+
 # %% ../nbs/50_graph.ipynb #ad814336
 def conv_kernel(w:tuple) -> tuple[int, int]:
     "(kh, kw) of a convolution weight: (out, in/groups, kh, kw) for 2-D, (out, in/groups, k) for 1-D as (1, k)."
@@ -773,7 +778,7 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
                 output_shape=outs[0][0] if outs else None,
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target),
                 module=_module_of(node))
-        if groups is not None: op.params['groups'] = groups
+        if groups is not None: op.params.update(groups=groups, stride=_conv_stride(node, len(wts[0][0]) - 2 if wts else 2))
         op.params.update(moved)
         if (n := _strided(node, t)): op.params['strided'] = n             # read against its layout
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate
