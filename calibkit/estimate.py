@@ -19,15 +19,15 @@ from .platform import describe_identity
 from .graph import Graph, Op, OperationType as OT, partitioned, extract
 from .mapping import GEMM_LIKE, map_op, op_class, entry_work
 from .bench.operators import gemm_point, shape_rate, reference_current, MMAP_THRESHOLD
-from .lookup import CalibrationLookup, MatchQuality, first_calibrated, interp_loglog
+from .lookup import CalibrationLookup, MatchQuality, first_calibrated, interp_loglog, class_fallbacks
 from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
-           'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator', 'same_batch', 'output_pages',
-           'reorder_pages', 'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds', 'Reference',
-           'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
+           'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator', 'same_batch', 'nearest_in_shape',
+           'output_pages', 'reorder_pages', 'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds',
+           'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -226,7 +226,8 @@ def _from_shape(pts, work, f):
 def _roofline_ms(self:Estimator, prim:str, cls:str, op:Op) -> Optional[float]:
     "The op's roofline time (ms): GEMM FLOPs at the best measured GEMM rate, else its bytes at the DRAM bandwidth."
     if prim in GEMM_LIKE + ('op_attention',) and not cls.startswith('dw'):
-        peak = (self.cal.precision_matrix.peak_gflops_by_precision or {}).get(self.precision)
+        pm = self.cal.precision_matrix                                  # None in a profile without GEMMs
+        peak = ((pm.peak_gflops_by_precision if pm else None) or {}).get(self.precision)
         return op.mac_flops / (peak * 1e9) * 1e3 if peak and op.mac_flops else None
     nbytes = op.bytes_in + op.bytes_out + op.bytes_weights
     return nbytes / (self.dram_gbps * 1e9) * 1e3 if self.dram_gbps and nbytes else None
@@ -244,16 +245,36 @@ def same_batch(pts:list, prim:str, op:Op) -> list:
     return same if len(same) >= 3 else pts
 
 
+# %% ../nbs/62_estimate.ipynb #5280c129
+FAR = math.log(8)          # in GEMM-shape space (log m, log n, log k): 8× along one axis
+
+def nearest_in_shape(pts:list, f:tuple) -> float:
+    "The shape distance from `f` to the nearest of entries `pts` (inf where none has a shape)."
+    return min((math.dist(f, p.shape) for p in pts if p.shape is not None), default=math.inf)
+
+@patch
+def _nearer_class(self:Estimator, prim:str, cls:str, pts:list, f:tuple, op:Op) -> Optional[list]:
+    """The entries (at the op's batch) of the class `cls` may borrow from whose nearest is the nearest in shape to
+    `f`, where `pts`'s nearest is farther than `FAR` and that one at most half as far; else None."""
+    d = nearest_in_shape(pts, f)
+    if d <= FAR: return None
+    got = [(nearest_in_shape(cp, f), c, cp) for c in class_fallbacks(cls)
+           if (cp := same_batch(self._classes.get((prim, c)) or [], prim, op))]
+    dc, _, cp = min(got, key=lambda g: g[0], default=(math.inf, None, None))
+    return cp if dc <= d / 2 else None
+
 # %% ../nbs/62_estimate.ipynb #971ee883
 @patch
 def _from_class(self:Estimator, prim, cls, work, op=None):
     """(ms, quality, entry, spread) from the entries of the op's class: nearest in shape for GEMM-like ops and
     attention (below all of them in work, no faster than the smallest ones, scaled down as they scale; a convolution
-    from the entries at its batch, `same_batch`), else interpolated in work."""
+    from the entries at its batch, `same_batch`, or a nearer class's, `_nearer_class`), else interpolated in work."""
     pts, borrowed = self._class_points(prim, cls)
     if not pts: return None
     f = gemm_point(op.params, 'k') if op is not None and prim in GEMM_LIKE + ('op_se', 'op_attention') else None
     if f: pts = same_batch(pts, prim, op)
+    if f and prim == 'op_conv2d' and (near_cls := self._nearer_class(prim, cls, pts, f, op)):
+        pts, borrowed = near_cls, True                 # its own class's entries are all far from it
     got = _from_shape(pts, work, f) if f and work else None
     if got:
         ms, q, near = got

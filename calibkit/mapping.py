@@ -198,7 +198,7 @@ def op_class(op:Op) -> Optional[tuple[str, str, float]]:
     mem = (op.bytes_in + op.bytes_out) * scale
     if t in (OT.CONV2D, OT.CONV2D_DEPTHWISE, OT.CONV2D_POINTWISE):
         if 'kernel' not in p: return None                                   # its shapes are unknown
-        k, s = p['kernel'][0], (p.get('stride') or (1, 1))[0]
+        k, s = round(math.sqrt(math.prod(p['kernel']))), (p.get('stride') or (1, 1))[0]     # a square of its taps
         return 'op_conv2d', conv_class(k, s, p['cin'], p['cout'], p.get('groups', 1)), op.mac_flops
     if t == OT.LINEAR: return 'op_linear', 'linear', op.mac_flops
     if t == OT.MATMUL: return 'op_matmul', 'bmm', op.mac_flops
