@@ -75,6 +75,10 @@ DESIGN = [
     # 7x7 depthwise downsampling); four new report families (below) took their place, chosen before any was measured
     ('timm', 'efficientformer_l1', 'efficientformer', 'vision'), ('timm', 'poolformer_s12', 'poolformer', 'cnn'),
     ('timm', 'xcit_nano_12_p16_224', 'xcit', 'vision'), ('timm', 'fastvit_t8', 'fastvit', 'cnn'),
+    # moved from REPORT in session 26: its fp32 batch-8 estimate in v39 (+331%) was a defect, and the rule that fixed
+    # it (a convolution far from its class's entries borrows a nearer class) was designed on synthetic convolutions of
+    # its layers' shape (4 groups of 192 channels), so its figures no longer count as unseen
+    ('hf', 'squeezebert', 'squeezebert', 'text'),
 ]
 REPORT = [
     ('torchvision', 'inception_v3', 'inception', 'vision'), ('torchvision', 'vgg11_bn', 'vgg', 'cnn'),
@@ -91,7 +95,7 @@ REPORT = [
     ('timm', 'tinynet_b', 'tinynet', 'cnn'), ('timm', 'hardcorenas_b', 'hardcorenas', 'cnn'),
     ('hf', 'albert_base', 'albert', 'text'), ('hf', 'mobilebert', 'mobilebert', 'text'),
     ('hf', 't5_small_encoder', 't5', 'text'), ('hf', 'deberta_v3_xsmall', 'deberta', 'text'),
-    ('hf', 'squeezebert', 'squeezebert', 'text'), ('hf', 'segformer_b0', 'segformer', 'vision'),
+    ('hf', 'segformer_b0', 'segformer', 'vision'),
     ('hf', 'whisper_tiny_encoder', 'whisper', 'audio'),
 ]
 CONFIGS = {'fp32-b1': ('fp32', 1, None), 'bf16-b1': ('bf16', 1, None), 'fp32-b8': ('fp32', 8, None),
