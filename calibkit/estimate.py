@@ -385,7 +385,7 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     # (an op bound by streaming its weights already pays for cold weights, which the
     # in-sequence cost measures)
     e.computes = e.source != 'none' and bool(e.entry) and not e.entry.startswith('dispatch_overhead') and \
-        not e.entry.endswith(' GB/s)')
+        '(weights at ' not in e.entry
     if e.computes and (self.sequence_ms or self.in_model_ms or self.asynchronous):
         if self.asynchronous:
             e.isolated_ms, cpu = e.ms, self.overhead_ms + self.sequence_ms + self.in_model_ms
