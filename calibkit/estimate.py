@@ -132,12 +132,17 @@ def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Op
     return {k: sorted(v) for k, v in classes.items()}, fault_ms, seq
 
 # %% ../nbs/62_estimate.ipynb #867da462
+def _gemv_bandwidths(cal:HardwareCalibration, precision:str) -> list[tuple[float, Optional[str], float]]:
+    "(matrix bytes, memory level, GB/s) of the profile's matrix-vector products at `precision`, else fp32."
+    return [(float(o.params.get('matrix_bytes') or 0), o.cache_level, r.measured_bandwidth_gbps)
+            for o in cal.operations('blas2_gemv')
+            for r in [o.precision_results.get(precision) or o.precision_results.get('fp32')]
+            if r and r.supported and r.measured_bandwidth_gbps]
+
 def _dram_gbps(cal:HardwareCalibration, precision:str) -> Optional[float]:
     """How fast weights that do not fit the last-level cache stream from DRAM: as a matrix-vector product reads its
     matrix (the DRAM-level gemv bandwidth, about 2/3 of the triad's on the development machine), else the triad's."""
-    gemv = [r.measured_bandwidth_gbps for o in cal.operations('blas2_gemv') if o.cache_level == 'DRAM'
-            for r in [o.precision_results.get(precision) or o.precision_results.get('fp32')]
-            if r and r.supported and r.measured_bandwidth_gbps]
+    gemv = [g for _, level, g in _gemv_bandwidths(cal, precision) if level == 'DRAM']
     return max(gemv) if gemv else cal.measured_bandwidth_gbps
 
 # %% ../nbs/62_estimate.ipynb #0731dd1a
@@ -145,10 +150,7 @@ def stream_curve(cal:HardwareCalibration, precision:str) -> list[tuple[float, fl
     """(matrix bytes, GB/s) of the profile's matrix-vector products at `precision` (else fp32), smallest first, from
     the fastest on: how fast a kernel that reads its operand once gets it from a working set that size. Below the
     fastest size the per-call overhead, not the memory, sets the figure, so the curve starts there."""
-    pts = sorted((float(b), r.measured_bandwidth_gbps) for o in cal.operations('blas2_gemv')
-                 if (b := o.params.get('matrix_bytes'))
-                 for r in [o.precision_results.get(precision) or o.precision_results.get('fp32')]
-                 if r and r.supported and r.measured_bandwidth_gbps)
+    pts = sorted((b, g) for b, _, g in _gemv_bandwidths(cal, precision) if b)
     top = max(range(len(pts)), key=lambda i: pts[i][1]) if pts else 0
     return pts[top:]
 
@@ -258,9 +260,9 @@ def _nearer_class(self:Estimator, prim:str, cls:str, pts:list, f:tuple, op:Op) -
     `f`, where `pts`'s nearest is farther than `FAR` and that one at most half as far; else None."""
     d = nearest_in_shape(pts, f)
     if d <= FAR: return None
-    got = [(nearest_in_shape(cp, f), c, cp) for c in class_fallbacks(cls)
+    got = [(nearest_in_shape(cp, f), cp) for c in class_fallbacks(cls)
            if (cp := same_batch(self._classes.get((prim, c)) or [], prim, op))]
-    dc, _, cp = min(got, key=lambda g: g[0], default=(math.inf, None, None))
+    dc, cp = min(got, key=lambda g: g[0], default=(math.inf, None))
     return cp if dc <= d / 2 else None
 
 # %% ../nbs/62_estimate.ipynb #971ee883

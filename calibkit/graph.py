@@ -253,8 +253,9 @@ def _fill_conv(op:Op, mod, ins, outs, weights:list):
         op.mac_flops = 2. * nb * cin * hi * wi * (co // groups) * kh * kw
     else: op.mac_flops = 2. * nb * co * ho * wo * (cin // groups) * kh * kw
     op.flops = op.mac_flops + (nb * co * ho * wo if len(weights) > 1 else 0)
+    stride = tuple(mod.stride) if mod is not None else op.params.get('stride')     # a functional one's: `_ops_of`
     op.params.update(kernel=(kh, kw), groups=groups, cin=cin, cout=co, hw=(ho, wo), m=nb * ho * wo, n=co,
-                     k=cin // groups * kh * kw, stride=tuple(mod.stride) if mod is not None else op.params.get('stride'))
+                     k=cin // groups * kh * kw, stride=stride)
 
 # %% ../nbs/50_graph.ipynb #3b6514d9
 def _fill_product(op:Op, args:list, ins:list, outs:list):
@@ -778,7 +779,8 @@ def _ops_of(gm:fx.GraphModule, weights_ph:set) -> tuple[list[Op], dict, dict]:
                 output_shape=outs[0][0] if outs else None,
                 dtype=str(outs[0][1]).replace('torch.', '') if outs else 'unknown', target=str(node.target),
                 module=_module_of(node))
-        if groups is not None: op.params.update(groups=groups, stride=_conv_stride(node, len(wts[0][0]) - 2 if wts else 2))
+        if groups is not None:
+            op.params.update(groups=groups, stride=_conv_stride(node, len(wts[0][0]) - 2 if wts else 2))
         op.params.update(moved)
         if (n := _strided(node, t)): op.params['strided'] = n             # read against its layout
         if writes_in_place(node, mod): op.params['inplace'] = True          # no new tensor to allocate

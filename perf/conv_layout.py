@@ -6,9 +6,8 @@ the same run. The evidence for `calibkit.graph._strided` on convolutions and lin
 
 Columns: median per-call ms (`calibkit.timing.measure`: to a 2% confidence interval or 0.5 s), with calibkit's steady
 allocator (no page faults per call; without it a batch-8 depthwise conv's output faults in afresh each call and looks
-5x slower). 'as laid' is the op on
-the non-row-major input, 'copy' that input's `.contiguous()` alone; 'as laid / row-major' above
-'(row-major + copy) / row-major' means the op pays more than the copy.
+5x slower). 'as laid' is the op on the non-row-major input, 'copy' that input's `.contiguous()` alone; 'as laid /
+row-major' above '(row-major + copy) / row-major' means the op pays more than the copy.
 """
 import argparse
 import torch
