@@ -536,14 +536,15 @@ def match_uncertainty(ops:list[OpEstimate]) -> float:
     return max(sum(o.ms * o.rel_uncertainty for o in ops) / tot, .01) if tot else 1.
 
 # %% ../nbs/62_estimate.ipynb #03ac4352
-CONFIDENCE, MIN_REFERENCES = 0.8, 9       # the interval's stated coverage; references it needs for that
+CONFIDENCE, MIN_REFERENCES = 0.8, 9       # the interval's stated coverage; references it rests on, at least
 
 def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optional[tuple[float, float]]:
-    """(low, high) of a split-conformal interval with equal tails: the k-th smallest and k-th largest of n
-    calibration scores, k = ⌊(n+1)(1-confidence)/2⌋; None when k < 1 (too few scores for that confidence)."""
-    s, n = sorted(scores), len(scores)
-    k = math.floor((n + 1) * (1 - confidence) / 2 + 1e-9)     # (1 - 0.8 is 0.1999…)
-    return (s[k - 1], s[n - k]) if k >= 1 else None
+    """(-q, q) of a split-conformal interval on the scores' size: q is the k-th smallest |score| of n calibration
+    scores, k = ⌈(n+1)·confidence⌉; None when k > n (too few scores for that confidence)."""
+    a, n = sorted(abs(s) for s in scores), len(scores)
+    k = math.ceil((n + 1) * confidence - 1e-9)                 # ((9 + 1) · 0.8 is 8.000…1)
+    return (-a[k - 1], a[k - 1]) if k <= n else None
+
 
 # %% ../nbs/62_estimate.ipynb #32f224d0
 class Reference(NamedTuple):
