@@ -42,9 +42,14 @@ def shapes_of(g):
                 (b, ch, h, w), = o.input_shapes[:1]
                 rec = dict(channels=ch, squeeze=p['squeeze'], hw=h, batch=b)
             elif c[0] == 'op_conv2d':
-                (kh, kw), (sh, sw), (ho, wo) = p['kernel'], p['stride'], p['hw']
-                if kh != kw or sh != sw: continue                 # the grid times square kernels and strides
-                batch = max(1, round(p['m'] / (ho * wo)))
+                (kh, kw), stride, hw = p['kernel'], tuple(p['stride']), p['hw']
+                if len(stride) == 1:          # a 1-D convolution over L positions: pointwise ones only, timed as a
+                    if (kh, kw, stride) != (1, 1, (1,)): continue             # square one of about L pixels
+                    sh, batch, ho = 1, max(1, round(p['m'] / hw[-1])), max(1, round(math.sqrt(hw[-1])))
+                else:
+                    (sh, sw), (ho, wo) = stride, hw
+                    if kh != kw or sh != sw: continue             # the grid times square kernels and strides
+                    batch = max(1, round(p['m'] / (ho * wo)))
                 rec = dict(cin=p['cin'], cout=p['cout'], hw=ho * sh, k=kh, stride=sh, groups=p['groups'], batch=batch)
             elif c[0] == 'op_linear': rec = dict(m=p['m'], din=p['k'], dout=p['n'])
             else:                                             # the graph folds a matmul's batch into m
