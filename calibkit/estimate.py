@@ -24,10 +24,11 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG', 'interp_latency', 'ClassPoint',
-           'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator', 'same_batch', 'nearest_in_shape',
-           'output_pages', 'reorder_pages', 'call_pages', 'Estimate', 'match_uncertainty', 'conformal_bounds',
-           'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit', 'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG',
+           'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator',
+           'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
+           'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit',
+           'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -200,16 +201,22 @@ def _class_points(self:Estimator, prim:str, cls:str):
     return pts, used is not None and used != cls
 
 # %% ../nbs/62_estimate.ipynb #322dfd57
+SEQUENCE_CONFIDENCE = 0.9       # how sure the in-sequence cost's trend in weight bytes must be to be read
+
 @patch
 def sequence_at(self:Estimator, weight_bytes:float) -> float:
-    """In-sequence overhead per op for a model whose forward reads `weight_bytes` of weights: a robust line
-    (Theil-Sen) through the synthetic networks' (log weight bytes, overhead), read within their range (flat beyond
-    it, never below 0); the networks' median where the profile lacks weight bytes (older profiles)."""
-    if len(self._seq) < 2 or not weight_bytes: return self.sequence_ms
+    """In-sequence overhead per op for a model whose forward reads `weight_bytes` of weights: where the synthetic
+    networks show it growing (or falling) with their weights, a robust line (Theil-Sen) through their (log weight
+    bytes, overhead), read within their range (flat beyond it, never below 0); where they do not (the line's
+    `SEQUENCE_CONFIDENCE` interval of slopes holds a flat one, or fewer than 3 networks), and where the profile lacks
+    weight bytes (older profiles), the networks' median."""
+    if len(self._seq) < 3 or not weight_bytes: return self.sequence_ms
     from scipy.stats import theilslopes
     lf = [math.log(f) for f, _ in self._seq]
-    slope, icpt, *_ = theilslopes([v for _, v in self._seq], lf)
+    slope, icpt, lo, hi = theilslopes([v for _, v in self._seq], lf, alpha=SEQUENCE_CONFIDENCE)
+    if lo <= 0 <= hi: return self.sequence_ms
     return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
+
 
 # %% ../nbs/62_estimate.ipynb #9793c75b
 def _from_shape(pts, work, f):
