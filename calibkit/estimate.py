@@ -107,7 +107,6 @@ def typical_factor(results:list) -> float:
     f = [r.median_latency_ms / c for r in results if r.median_latency_ms and (c := calmest(r))]
     return statistics.median(f) if f else 1.
 
-
 # %% ../nbs/62_estimate.ipynb #f8fc419d
 def _index(lk:CalibrationLookup, precision:str, statistic:str) -> tuple[dict, Optional[float], list]:
     """(operator entries by (primitive, class) as sorted `ClassPoint`s, one page fault's ms, in-sequence figures).
@@ -217,7 +216,6 @@ def sequence_at(self:Estimator, weight_bytes:float) -> float:
     if lo <= 0 <= hi: return self.sequence_ms
     return max(0., icpt + slope * min(max(math.log(weight_bytes), lf[0]), lf[-1]))
 
-
 # %% ../nbs/62_estimate.ipynb #9793c75b
 def _from_shape(pts, work, f):
     """(ms, quality, nearest entry) from the entries nearest in GEMM shape (log m, log n, log k): a local fit of their
@@ -252,7 +250,6 @@ def same_batch(pts:list, prim:str, op:Op) -> list:
     many = x[0] > 1
     same = [p for p in pts if (p.batch > 1) == many]
     return same if len(same) >= 3 else pts
-
 
 # %% ../nbs/62_estimate.ipynb #5280c129
 FAR = math.log(8)          # in GEMM-shape space (log m, log n, log k): 8× along one axis
@@ -374,7 +371,6 @@ def reorder_pages(op:Op) -> int:
 def call_pages(op:Op) -> int:
     "The 4 KiB pages `op` maps afresh each call on a CPU (glibc): its new tensor's (`output_pages`), its weights'."
     return output_pages(op) + reorder_pages(op)
-
 
 # %% ../nbs/62_estimate.ipynb #5a0c3e17
 @patch
@@ -552,7 +548,6 @@ def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optiona
     k = math.ceil((n + 1) * confidence - 1e-9)                 # ((9 + 1) · 0.8 is 8.000…1)
     return (-a[k - 1], a[k - 1]) if k <= n else None
 
-
 # %% ../nbs/62_estimate.ipynb #32f224d0
 class Reference(NamedTuple):
     "A reference model as the estimator sees it: measured whole, and estimated from the profile."
@@ -673,7 +668,6 @@ def held_out_scores(refs:list[Reference]) -> list[float]:
 def _held_out(refs:tuple) -> tuple:
     "`held_out_scores`, once per set of references (a profile at a precision): 0.3 s for 37 of them, per estimate."
     return tuple(held_out_scores(list(refs)))
-
 
 # %% ../nbs/62_estimate.ipynb #5c4c3ccc
 @patch
