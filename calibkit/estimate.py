@@ -700,7 +700,7 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
             f"{len(refs)} reference models at {self.precision}, {MIN_REFERENCES} needed: calibrate with the operator "
             "grid); expect it to be too narrow")
     excess = _excess(u, [r.uncertainty for r in refs])
-    lo, hi = total * math.exp(min(b[0], 0.) - excess), total * math.exp(max(b[1], 0.) + excess)
+    lo, hi = total * math.exp(b[0] - excess), total * math.exp(b[1] + excess)      # (b: -q, q)
     e = sorted(math.exp(s) - 1 for s in scores)                # measured over estimated, less one
     nr = sum(r.random for r in refs)
     whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
