@@ -17,11 +17,11 @@ from ..precision import torch_dtype
 from ..timing import measure, combine, device_clock, TimingResult, minor_faults, steady_allocator
 
 # %% auto #0
-__all__ = ['GEMM_LIKE', 'FAULT_SLACK', 'REFERENCE_MODELS', 'RANDOM_NETS', 'RANDOM_MODELS', 'HOST_MOVED', 'MMAP_THRESHOLD',
-           'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases', 'pointwise_cases',
-           'transformer_cases', 'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases', 'all_cases',
-           'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate', 'held_out_errors',
-           'between', 'adaptive_cases', 'adaptive_summary', 'grid_heap', 'least_faulting', 'pooled',
+__all__ = ['GEMM_LIKE', 'FAULT_SLACK', 'REFERENCE_MODELS', 'RANDOM_NETS', 'LOCAL_FROM', 'RANDOM_MODELS', 'HOST_MOVED',
+           'MMAP_THRESHOLD', 'channel_alignment', 'conv_class', 'OpCase', 'conv_cases', 'unaligned_cases',
+           'pointwise_cases', 'transformer_cases', 'sdpa_cases', 'overhead_cases', 'se_cases', 'model_cases',
+           'all_cases', 'precision_mode', 'time_op_case', 'op_result', 'run_op_case', 'gemm_point', 'shape_rate',
+           'held_out_errors', 'between', 'adaptive_cases', 'adaptive_summary', 'grid_heap', 'least_faulting', 'pooled',
            'calibrate_operators', 'sequence_overhead', 'text_encoder', 'reference_model', 'reference_input',
            'random_shape', 'random_net', 'random_seed', 'random_fingerprint', 'ReferenceRuns', 'reference_current',
            'reference_models', 'fresh_processes', 'ReferenceProcess', 'rounds_moved', 'round_spread', 'page_fault_cost',
@@ -736,7 +736,7 @@ def reference_input(name:str, batch:int, size:int, torch, device:str='cpu', dtyp
     return torch.randn(batch, 3, size, size, device=device).to(dtype or torch.float32)
 
 # %% ../../nbs/23_bench_operators.ipynb #150777ee
-RANDOM_NETS = 20          # random networks timed whole beside the reference models
+RANDOM_NETS = 28          # random networks timed whole beside the reference models
 
 def _random_shape(r:random.Random) -> tuple[int, int]:
     "(batch, image size) of a random network: the first two draws of its generator."
@@ -745,6 +745,70 @@ def _random_shape(r:random.Random) -> tuple[int, int]:
 def random_shape(seed:int) -> tuple[int, int]:
     "(batch, image size) that random network `seed` (`random_net`) is timed at."
     return _random_shape(random.Random(seed))
+
+# %% ../../nbs/23_bench_operators.ipynb #9bcb8ece
+def _attend(F, q, k, v, sdpa:bool, bias=None):
+    "softmax(q·kᵀ/√d + `bias`)·v: by `F.scaled_dot_product_attention` with `sdpa`, else written out."
+    if sdpa: return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    a = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -.5
+    return (a if bias is None else a + bias).softmax(-1) @ v
+
+
+# %% ../../nbs/23_bench_operators.ipynb #9121d2ba
+@functools.cache
+def _window_layer(torch):
+    "Swin's layer as a module class of `torch`, which random networks draw (`_random_block`)."
+    nn, F = torch.nn, torch.nn.functional
+    class Window(nn.Module):                # Swin's layer: attention within `ws`² windows (padded to whole windows,
+        def __init__(s, c, heads, ws, shift, mlp, sdpa):  # shifted by half a window or not), relative position bias
+            super().__init__()
+            s.heads, s.ws, s.shift, s.sdpa, s.mlp = heads, ws, shift, sdpa, mlp
+            s.ln1, s.qkv, s.o, s.ln2 = nn.LayerNorm(c), nn.Linear(c, 3 * c), nn.Linear(c, c), nn.LayerNorm(c)
+            s.table = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, heads))
+            p = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij')).flatten(1)
+            d = (p[:, :, None] - p[:, None, :]) + ws - 1
+            s.register_buffer('index', d[0] * (2 * ws - 1) + d[1], persistent=False)
+        def extra_repr(s): return f"heads={s.heads}, window={s.ws}, shift={s.shift}, sdpa={s.sdpa}"
+        def forward(s, x):
+            n, c, h, w = x.shape
+            ws, t = s.ws, x.permute(0, 2, 3, 1)
+            y = F.pad(s.ln1(t), (0, 0, 0, -w % ws, 0, -h % ws))
+            H, W = y.shape[1:3]
+            sh = ws // 2 if s.shift and min(h, w) > ws else 0
+            if sh: y = torch.roll(y, (-sh, -sh), (1, 2))
+            y = y.view(n, H // ws, ws, W // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
+            q, k, v = s.qkv(y).view(len(y), -1, 3, s.heads, c // s.heads).permute(2, 0, 3, 1, 4)
+            a = _attend(F, q, k, v, s.sdpa, s.table[s.index].permute(2, 0, 1).unsqueeze(0))
+            y = s.o(a.transpose(1, 2).reshape(-1, ws * ws, c))
+            y = y.view(n, H // ws, W // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(n, H, W, c)
+            if sh: y = torch.roll(y, (sh, sh), (1, 2))
+            t = t + y[:, :h, :w]
+            return (t + s.mlp(s.ln2(t))).permute(0, 3, 1, 2)
+    return Window
+
+# %% ../../nbs/23_bench_operators.ipynb #791baaf2
+@functools.cache
+def _reduced_layer(torch):
+    "PVT's layer as a module class of `torch`, which random networks draw (`_random_block`)."
+    nn, F = torch.nn, torch.nn.functional
+    class Reduced(nn.Module):               # PVT's and SegFormer's layer: every pixel attends to the map reduced
+        def __init__(s, c, heads, r, mlp, sdpa):          # `r`× by a strided convolution and a LayerNorm
+            super().__init__()
+            s.heads, s.r, s.sdpa, s.mlp = heads, r, sdpa, mlp
+            s.ln1, s.q, s.kv, s.o, s.ln2 = nn.LayerNorm(c), nn.Linear(c, c), nn.Linear(c, 2 * c), nn.Linear(c, c), \
+                nn.LayerNorm(c)
+            s.sr, s.lnr = nn.Conv2d(c, c, r, r), nn.LayerNorm(c)
+        def extra_repr(s): return f"heads={s.heads}, reduction={s.r}, sdpa={s.sdpa}"
+        def forward(s, x):
+            n, c, h, w = x.shape
+            t = x.flatten(2).transpose(1, 2)
+            u = s.ln1(t)
+            q = s.q(u).view(n, -1, s.heads, c // s.heads).transpose(1, 2)
+            m = s.lnr(s.sr(u.transpose(1, 2).reshape(n, c, h, w)).flatten(2).transpose(1, 2))
+            k, v = s.kv(m).view(n, -1, 2, s.heads, c // s.heads).permute(2, 0, 3, 1, 4)
+            t = t + s.o(_attend(F, q, k, v, s.sdpa).transpose(1, 2).reshape(n, -1, c))
+            return (t + s.mlp(s.ln2(t))).transpose(1, 2).reshape(n, c, h, w)
+    return Reduced
 
 # %% ../../nbs/23_bench_operators.ipynb #87681c33
 @functools.cache
@@ -774,25 +838,34 @@ def _random_parts(torch):
             n, c, h, w = x.shape
             t = x.flatten(2).transpose(1, 2)
             q, k, v = s.qkv(s.ln1(t)).view(n, -1, 3, s.heads, c // s.heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(q, k, v) if s.sdpa else \
-                ((q @ k.transpose(-1, -2)) * (c // s.heads) ** -.5).softmax(-1) @ v
-            t = t + s.o(a.transpose(1, 2).reshape(n, -1, c))
+            t = t + s.o(_attend(F, q, k, v, s.sdpa).transpose(1, 2).reshape(n, -1, c))
             return (t + s.mlp(s.ln2(t))).transpose(1, 2).reshape(n, c, h, w)
     class NeXt(nn.Module):                  # ConvNeXt's block: depthwise conv, channels-last LayerNorm and MLP
         def __init__(s, c, k, mlp):
             super().__init__(); s.dw, s.ln, s.mlp = nn.Conv2d(c, c, k, 1, k // 2, groups=c), nn.LayerNorm(c), mlp
         def forward(s, x): return x + s.mlp(s.ln(s.dw(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
     return types.SimpleNamespace(Residual=Residual, SqueezeExcite=SqueezeExcite, Shuffle=Shuffle,
-                                 Attention=Attention, NeXt=NeXt)
+                                 Attention=Attention, NeXt=NeXt, Window=_window_layer(torch),
+                                 Reduced=_reduced_layer(torch))
 
 # %% ../../nbs/23_bench_operators.ipynb #2c827b6c
 _RANDOM_ACTS = ('ReLU', 'ReLU6', 'GELU', 'SiLU', 'Hardswish', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Mish')
 _BLOCKS = ('conv', 'inverted', 'inverted', 'grouped', 'shuffle', 'attention', 'next', 'pool')
+_LOCAL = ('window', 'window', 'reduced', 'reduced')     # local attention: drawn too by networks from LOCAL_FROM on
+LOCAL_FROM = 20
 
-def _random_block(r:random.Random, c:int, res:int, nn, P, act, norm, cba):
-    "One block of `c` channels at `res`² pixels, drawn from `r` (attention only at 28² or fewer, as networks use it)."
-    kind = r.choice(_BLOCKS)
+def _random_block(r:random.Random, c:int, res:int, nn, P, act, norm, cba, local:bool=False):
+    """One block of `c` channels at `res`² pixels (as at 224² input), drawn from `r`: global attention only at 28² or
+    fewer, as networks use it; with `local`, also windowed attention (at 7² or more) and attention over a reduced map
+    (at 8² or more)."""
+    kind = r.choice(_BLOCKS + (_LOCAL if local else ()))
     mlp = lambda e: nn.Sequential(nn.Linear(c, e * c), act(), nn.Linear(e * c, c))
+    heads = lambda: r.choice([h for h in (1, 2, 4, 8) if c // h >= 16])
+    if (kind == 'window' and res < 7) or (kind == 'reduced' and res < 8): kind = 'attention'
+    if kind == 'window': return P.Window(c, heads(), r.choice((4, 7, 8)), r.random() < .5, mlp(r.choice((2, 3, 4))),
+                                         r.random() < .5)
+    if kind == 'reduced': return P.Reduced(c, heads(), r.choice([q for q in (2, 4, 8) if 4 * q <= res]),
+                                           mlp(r.choice((2, 3, 4))), r.random() < .5)
     if kind == 'attention' and res > 28: kind = 'next'
     if kind == 'conv': return (P.Residual if r.random() < .5 else nn.Sequential)(*cba(c, c, r.choice((1, 3, 3, 5))))
     if kind == 'inverted':
@@ -808,8 +881,7 @@ def _random_block(r:random.Random, c:int, res:int, nn, P, act, norm, cba):
         return P.Shuffle(nn.Sequential(*cba(h, h, 1), nn.Conv2d(h, h, 3, 1, 1, groups=h, bias=False),
                                        nn.BatchNorm2d(h), *cba(h, h, 1)))
     if kind == 'attention':
-        return P.Attention(c, r.choice([h for h in (1, 2, 4, 8) if c // h >= 16]), mlp(r.choice((2, 3, 4))),
-                           r.random() < .5)
+        return P.Attention(c, heads(), mlp(r.choice((2, 3, 4))), r.random() < .5)
     if kind == 'next': return P.NeXt(c, r.choice((3, 5, 7)), mlp(r.choice((2, 3, 4))))
     return r.choice((nn.MaxPool2d(3, 1, 1), nn.AvgPool2d(3, 1, 1)))
 
@@ -836,7 +908,7 @@ def random_net(seed:int, torch=None):
         elif down == 'dw': layers += cba(c, c, 3, 2, g=c) + cba(c, co, 1)
         else: layers += [(nn.MaxPool2d if down == 'max' else nn.AvgPool2d)(2, 2), *cba(c, co, 1)]
         c, res = co, res // 2
-        layers += [_random_block(r, c, res, nn, P, act, norm, cba) for _ in range(r.randint(1, 3))]
+        layers += [_random_block(r, c, res, nn, P, act, norm, cba, seed >= LOCAL_FROM) for _ in range(r.randint(1, 3))]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 1000)).eval()
 
 # %% ../../nbs/23_bench_operators.ipynb #3d961e7b
