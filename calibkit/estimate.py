@@ -18,7 +18,7 @@ from .precision import canonical, PrecisionError, torch_dtype
 from .platform import describe_identity
 from .graph import Graph, Op, OperationType as OT, partitioned, extract
 from .mapping import GEMM_LIKE, map_op, op_class, entry_work
-from .bench.operators import gemm_point, shape_rate, reference_current, MMAP_THRESHOLD
+from .bench.operators import gemm_point, shape_rate, reference_current, random_seed, LOCAL_FROM, MMAP_THRESHOLD
 from .lookup import CalibrationLookup, MatchQuality, first_calibrated, interp_loglog, class_fallbacks
 from .registry import resolve
 from fastcore.basics import patch
@@ -564,6 +564,9 @@ class Reference(NamedTuple):
     def error(self) -> float: return self.estimate_ms / self.measured_ms - 1
     @property
     def random(self) -> bool: return self.model.startswith('random_')      # a random network (`random_net`)
+    @property
+    def probe(self) -> bool:        # a random network with local attention: scored for the interval, not fitted to
+        return (s := random_seed(self.model)) is not None and s >= LOCAL_FROM
     def at(self, x:float) -> float:
         "The estimate (ms) with an in-model cost of `x` ms per op that computes: added, or overlapped on a GPU."
         if not self.paid: return self.estimate_ms + self.ops * x
@@ -646,8 +649,9 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     alone. On a CPU both: the per-op cost whose estimates, scaled by their `huber_centre` log error, miss the
     references by the least mean Huber loss of log error (squared within `HUBER_LOG`, linear beyond); on an
     asynchronous device (a reference with `paid` ops) the per-op cost alone (`in_model_cost`, launches overlap the
-    GPU's work, no scale). (0, 1) below 3 references."""
-    refs = [r for r in refs if r.ops]
+    GPU's work, no scale). Random networks with local attention (`Reference.probe`) are left out. (0, 1) below 3
+    references."""
+    refs = [r for r in refs if r.ops and not r.probe]
     if len(refs) < 3: return 0., 1.
     if any(r.paid for r in refs): return in_model_cost(refs), 1.
     logs = np.log([[r.measured_ms / r.at(x) for r in refs] for x in PER_OP_GRID_MS])     # (per-op cost, reference)
