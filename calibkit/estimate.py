@@ -565,7 +565,7 @@ class Reference(NamedTuple):
     @property
     def random(self) -> bool: return self.model.startswith('random_')      # a random network (`random_net`)
     @property
-    def probe(self) -> bool:        # a random network with local attention: scored for the interval, not fitted to
+    def probe(self) -> bool:        # a random network drawn with local attention: scored, not fitted to
         return (s := random_seed(self.model)) is not None and s >= LOCAL_FROM
     def at(self, x:float) -> float:
         "The estimate (ms) with an in-model cost of `x` ms per op that computes: added, or overlapped on a GPU."
@@ -649,7 +649,7 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     alone. On a CPU both: the per-op cost whose estimates, scaled by their `huber_centre` log error, miss the
     references by the least mean Huber loss of log error (squared within `HUBER_LOG`, linear beyond); on an
     asynchronous device (a reference with `paid` ops) the per-op cost alone (`in_model_cost`, launches overlap the
-    GPU's work, no scale). Random networks with local attention (`Reference.probe`) are left out. (0, 1) below 3
+    GPU's work, no scale). Random networks drawn with local attention (`Reference.probe`) are left out. (0, 1) below 3
     references."""
     refs = [r for r in refs if r.ops and not r.probe]
     if len(refs) < 3: return 0., 1.
@@ -706,7 +706,7 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
     excess = _excess(u, [r.uncertainty for r in refs])
     lo, hi = total * math.exp(b[0] - excess), total * math.exp(b[1] + excess)      # (b: -q, q)
     e = sorted(math.exp(s) - 1 for s in scores)                # measured over estimated, less one
-    nr = sum(r.random for r in refs)
+    nr, npr = sum(r.random for r in refs), sum(r.probe for r in refs)
     whole = f"the {len(refs) - nr} reference models" + (f" and {nr} random networks" if nr else "")
     fit = f"×{self.in_model_scale:.2f} on every op and " if self.in_model_scale != 1 else ""
     rounds = f" in each round they were timed in ({len(scores)} timings; the host's drift between rounds included)" \
@@ -717,7 +717,8 @@ def interval(self:Estimator, ops:list[OpEstimate]) -> tuple[float, float, str]:
         f"{e[0]:+.0%} to {e[-1]:+.0%})" + (f"; widened by {math.expm1(excess):.0%} on each side "
         f"(this model's ops are covered less well: match uncertainty {u:.0%})" if excess else "") + f". It holds about "
         f"{CONFIDENCE:.0%} of models built like them; other op mixes and shapes may fall outside. The estimate includes"
-        f" what they ran beyond their ops timed alone: {fit}{self.in_model_ms * 1e3:.0f} µs per op that computes.")
+        f" what they ran beyond their ops timed alone" + (f" (not the {npr} random networks drawn with local "
+        "attention: scored only)" if npr else "") + f": {fit}{self.in_model_ms * 1e3:.0f} µs per op that computes.")
 
 # %% ../nbs/62_estimate.ipynb #f8126238
 def estimate(model, # nn.Module, GraphModule, ExportedProgram, `Graph`, ONNX file or torchvision model name

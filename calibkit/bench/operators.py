@@ -753,7 +753,6 @@ def _attend(F, q, k, v, sdpa:bool, bias=None):
     a = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -.5
     return (a if bias is None else a + bias).softmax(-1) @ v
 
-
 # %% ../../nbs/23_bench_operators.ipynb #9121d2ba
 @functools.cache
 def _window_layer(torch):
