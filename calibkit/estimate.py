@@ -24,9 +24,9 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG',
-           'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator',
-           'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
+__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'fitted_to',
+           'HUBER_LOG', 'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve',
+           'Estimator', 'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
            'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit',
            'held_out_scores', 'estimate']
 
@@ -175,6 +175,7 @@ class Estimator:
         self.stream_gbps = None          # set per model (`weight_gbps`): how fast its ops' weights come
         self.in_model_ms = 0.            # per op that computes, from the reference models (`fit_in_model`)
         self.in_model_scale = 1.         # on every op (CPU), from the reference models too
+        self.in_sequence = True          # the synthetic networks' per-op cost, until the references' replaces it
         self.asynchronous = cal.metadata.device_type == 'cuda'   # a GPU runs an op while the CPU launches the next
         fp = self._classes.get(('dispatch_overhead', 'fresh_page'))
         self.fresh_page_ms = fp[0].ms if fp else 0.     # a page of an output too large to be reused (CPU, glibc)
@@ -208,7 +209,9 @@ def sequence_at(self:Estimator, weight_bytes:float) -> float:
     networks show it growing (or falling) with their weights, a robust line (Theil-Sen) through their (log weight
     bytes, overhead), read within their range (flat beyond it, never below 0); where they do not (the line's
     `SEQUENCE_CONFIDENCE` interval of slopes holds a flat one, or fewer than 3 networks), and where the profile lacks
-    weight bytes (older profiles), the networks' median."""
+    weight bytes (older profiles), the networks' median. 0 once the reference models' own per-op cost has replaced it
+    (`fit_in_model`)."""
+    if not self.in_sequence: return 0.
     if len(self._seq) < 3 or not weight_bytes: return self.sequence_ms
     from scipy.stats import theilslopes
     lf = [math.log(f) for f, _ in self._seq]
@@ -381,11 +384,11 @@ def fresh_pages(self:Estimator, op:Op) -> int:
 # %% ../nbs/62_estimate.ipynb #38ec76fa
 @patch
 def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
-    """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the calibrated
-    in-sequence overhead and the in-model cost the reference models showed (`fit_in_model`), all times their in-model
-    scale. On an asynchronous device (CUDA) those are what the CPU spends launching the op, while the GPU runs the one
-    before: the op costs the larger of its time alone and that CPU time (the launch `overhead_ms` plus both costs),
-    not their sum."""
+    """The estimated latency of one op in the model: as timed alone, plus, for ops that compute, the per-op cost the
+    reference models showed (`fit_in_model`; without enough of them, the synthetic networks' in-sequence overhead),
+    all times their in-model scale. On an asynchronous device (CUDA) those are what the CPU spends launching the op,
+    while the GPU runs the one before: the op costs the larger of its time alone and that CPU time (the launch
+    `overhead_ms` plus the per-op cost), not their sum."""
     e = self._isolated(op, subgraph)
     # (an op bound by streaming its weights already pays for cold weights, which the
     # in-sequence cost measures)
@@ -591,8 +594,8 @@ def references(self:Estimator) -> list[Reference]:
     m = self.cal.metadata
     key = (m.hardware_name, str(m.calibration_date), len(self.cal.operation_profiles), self.precision, self.statistic)
     if key in _REFS: return _REFS[key]
-    out, state = [], (self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale)
-    self.in_model_ms, self.in_model_scale = 0., 1.
+    out, state = [], (self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale, self.in_sequence)
+    self.in_model_ms, self.in_model_scale, self.in_sequence = 0., 1., False   # their ops as timed alone
     for o in self.cal.operations('reference_model'):
         r, p = o.precision_results.get(self.precision), o.params
         if not (r and r.supported and r.median_latency_ms): continue
@@ -612,7 +615,7 @@ def references(self:Estimator) -> list[Reference]:
                              sum(x.computes for x in ops),
                              tuple((x.isolated_ms, cpu) for x in ops if x.isolated_ms is not None),
                              tuple(x for x in r.round_medians_ms if x) if self.statistic == 'median' else ()))
-    self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale = state
+    self.stream_gbps, self.sequence_ms, self.in_model_ms, self.in_model_scale, self.in_sequence = state
     _REFS[key] = out
     return out
 
@@ -633,6 +636,7 @@ def in_model_cost(refs:list[Reference]) -> float:
 
 # %% ../nbs/62_estimate.ipynb #452579d1
 PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
+fitted_to = lambda refs: [r for r in refs if r.ops and not r.probe]     # the references `in_model_fit` fits to
 HUBER_LOG = 0.05      # |log error| beyond which `in_model_fit` weighs an error linearly: a calibration's round noise
 
 def huber_centre(logs:np.ndarray, d:float=HUBER_LOG, iters:int=60) -> np.ndarray:
@@ -649,9 +653,9 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     alone. On a CPU both: the per-op cost whose estimates, scaled by their `huber_centre` log error, miss the
     references by the least mean Huber loss of log error (squared within `HUBER_LOG`, linear beyond); on an
     asynchronous device (a reference with `paid` ops) the per-op cost alone (`in_model_cost`, launches overlap the
-    GPU's work, no scale). Random networks drawn with local attention (`Reference.probe`) are left out. (0, 1) below 3
-    references."""
-    refs = [r for r in refs if r.ops and not r.probe]
+    GPU's work, no scale). Random networks drawn with local attention (`Reference.probe`) are left out (`fitted_to`).
+    (0, 1) below 3 references."""
+    refs = fitted_to(refs)
     if len(refs) < 3: return 0., 1.
     if any(r.paid for r in refs): return in_model_cost(refs), 1.
     logs = np.log([[r.measured_ms / r.at(x) for r in refs] for x in PER_OP_GRID_MS])     # (per-op cost, reference)
@@ -677,8 +681,12 @@ def _held_out(refs:tuple) -> tuple:
 @patch
 def fit_in_model(self:Estimator) -> tuple[float, float]:
     """Set (and return) `in_model_ms` and `in_model_scale` from this profile's reference models and random networks
-    at this precision."""
-    self.in_model_ms, self.in_model_scale = in_model_fit(self.references())
+    at this precision. Where there are enough to fit to, their per-op cost replaces the synthetic networks'
+    in-sequence cost (`sequence_at` is then 0): it is measured on real networks, and the references were estimated
+    without it."""
+    refs = self.references()
+    self.in_model_ms, self.in_model_scale = in_model_fit(refs)
+    self.in_sequence = len(fitted_to(refs)) < 3
     return self.in_model_ms, self.in_model_scale
 
 # %% ../nbs/62_estimate.ipynb #945e1505
