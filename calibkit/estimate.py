@@ -24,11 +24,11 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'fitted_to',
-           'HUBER_LOG', 'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve',
-           'Estimator', 'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
-           'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'in_model_fit',
-           'held_out_scores', 'estimate']
+__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG',
+           'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator',
+           'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
+           'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'fitted_to',
+           'in_model_fit', 'held_out_scores', 'estimate']
 
 # %% ../nbs/62_estimate.ipynb #568af4d7
 def interp_latency(points:list[tuple[float, float]], work:float) -> tuple[float, MatchQuality]:
@@ -394,11 +394,12 @@ def estimate_op(self:Estimator, op:Op, subgraph:int=0) -> OpEstimate:
     # in-sequence cost measures)
     e.computes = e.source != 'none' and bool(e.entry) and not e.entry.startswith('dispatch_overhead') and \
         '(weights at ' not in e.entry
-    if e.computes and (self.sequence_ms or self.in_model_ms or self.asynchronous):
+    per_op = (self.sequence_ms if self.in_sequence else 0.) + self.in_model_ms
+    if e.computes and (per_op or self.asynchronous):
         if self.asynchronous:
-            e.isolated_ms, cpu = e.ms, self.overhead_ms + self.sequence_ms + self.in_model_ms
+            e.isolated_ms, cpu = e.ms, self.overhead_ms + per_op
             if cpu > e.ms: e.ms, e.bound = cpu, 'overhead'          # the launch outlasts the op: launch-bound
-        else: e.ms += self.sequence_ms + self.in_model_ms
+        else: e.ms += per_op
         e.entry += ' + in-sequence'
     e.ms *= self.in_model_scale
     if pages := self.fresh_pages(op):
@@ -609,7 +610,7 @@ def references(self:Estimator) -> list[Reference]:
                           "others")
             continue
         ops = self.model_ops(g)
-        cpu = self.overhead_ms + self.sequence_ms
+        cpu = self.overhead_ms                  # (no in-sequence cost: they set the per-op cost that replaces it)
         out.append(Reference(p['model'], int(p['batch']), int(p['size']), _latency(r, self.statistic),
                              sum(x.ms for x in ops), match_uncertainty(ops),
                              sum(x.computes for x in ops),
@@ -636,7 +637,6 @@ def in_model_cost(refs:list[Reference]) -> float:
 
 # %% ../nbs/62_estimate.ipynb #452579d1
 PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
-fitted_to = lambda refs: [r for r in refs if r.ops and not r.probe]     # the references `in_model_fit` fits to
 HUBER_LOG = 0.05      # |log error| beyond which `in_model_fit` weighs an error linearly: a calibration's round noise
 
 def huber_centre(logs:np.ndarray, d:float=HUBER_LOG, iters:int=60) -> np.ndarray:
@@ -647,6 +647,10 @@ def huber_centre(logs:np.ndarray, d:float=HUBER_LOG, iters:int=60) -> np.ndarray
         w = np.minimum(1., d / np.maximum(np.abs(logs - s), 1e-300))
         s = (w * logs).sum(-1, keepdims=True) / w.sum(-1, keepdims=True)
     return s[..., 0]
+
+def fitted_to(refs:list[Reference]) -> list[Reference]:
+    "The references `in_model_fit` fits to: those with ops that pay the per-op cost, but not the probes."
+    return [r for r in refs if r.ops and not r.probe]
 
 def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     """(cost per op that computes in ms, scale on every op): what the reference models cost beyond their ops timed
