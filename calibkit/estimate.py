@@ -24,7 +24,7 @@ from .registry import resolve
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'PER_OP_GRID_MS', 'HUBER_LOG',
+__all__ = ['UNCERTAINTY', 'SEQUENCE_CONFIDENCE', 'FAR', 'CONFIDENCE', 'MIN_REFERENCES', 'MIN_FIT', 'PER_OP_GRID_MS', 'HUBER_LOG',
            'interp_latency', 'ClassPoint', 'OpEstimate', 'calmest', 'typical_factor', 'stream_curve', 'Estimator',
            'same_batch', 'nearest_in_shape', 'output_pages', 'reorder_pages', 'call_pages', 'Estimate',
            'match_uncertainty', 'conformal_bounds', 'Reference', 'in_model_cost', 'huber_centre', 'fitted_to',
@@ -544,6 +544,7 @@ def match_uncertainty(ops:list[OpEstimate]) -> float:
 
 # %% ../nbs/62_estimate.ipynb #03ac4352
 CONFIDENCE, MIN_REFERENCES = 0.8, 9       # the interval's stated coverage; references it rests on, at least
+MIN_FIT = 3                               # references a per-op cost is fitted to, at least
 
 def conformal_bounds(scores:list[float], confidence:float=CONFIDENCE) -> Optional[tuple[float, float]]:
     """(-q, q) of a split-conformal interval on the scores' size: q is the k-th smallest |score| of n calibration
@@ -633,7 +634,7 @@ def _gap(r:Reference) -> float:
 def in_model_cost(refs:list[Reference]) -> float:
     "The in-model cost per op (ms): the median over `refs` of the cost that meets each one, at least 0; 0 below 3."
     gaps = [_gap(r) for r in refs if r.ops]
-    return max(0., statistics.median(gaps)) if len(gaps) >= 3 else 0.
+    return max(0., statistics.median(gaps)) if len(gaps) >= MIN_FIT else 0.
 
 # %% ../nbs/62_estimate.ipynb #452579d1
 PER_OP_GRID_MS = [i * 5e-4 for i in range(401)]        # the per-op costs `in_model_fit` tries: 0 to 200 µs
@@ -660,7 +661,7 @@ def in_model_fit(refs:list[Reference]) -> tuple[float, float]:
     GPU's work, no scale). Random networks drawn with local attention (`Reference.probe`) are left out (`fitted_to`).
     (0, 1) below 3 references."""
     refs = fitted_to(refs)
-    if len(refs) < 3: return 0., 1.
+    if len(refs) < MIN_FIT: return 0., 1.
     if any(r.paid for r in refs): return in_model_cost(refs), 1.
     logs = np.log([[r.measured_ms / r.at(x) for r in refs] for x in PER_OP_GRID_MS])     # (per-op cost, reference)
     s = huber_centre(logs)
@@ -690,7 +691,7 @@ def fit_in_model(self:Estimator) -> tuple[float, float]:
     without it."""
     refs = self.references()
     self.in_model_ms, self.in_model_scale = in_model_fit(refs)
-    self.in_sequence = len(fitted_to(refs)) < 3
+    self.in_sequence = len(fitted_to(refs)) < MIN_FIT
     return self.in_model_ms, self.in_model_scale
 
 # %% ../nbs/62_estimate.ipynb #945e1505
